@@ -1,0 +1,7 @@
+//! One module per subcommand: its flags and the wiring that runs it.
+
+pub mod node_exporter;
+pub mod query;
+pub mod test;
+pub mod tsdb;
+pub mod up;

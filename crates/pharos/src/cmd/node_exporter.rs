@@ -1,0 +1,12 @@
+//! `pharos node_exporter`.
+
+use std::process::ExitCode;
+
+/// Flags of `pharos node_exporter`.
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+/// Runs the subcommand.
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not implemented yet")
+}
