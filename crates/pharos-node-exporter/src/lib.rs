@@ -4,3 +4,5 @@
 //! names, labels, types and HELP text as node_exporter, so existing dashboards and alerts work.
 
 pub mod collector;
+pub mod collectors;
+pub mod options;
