@@ -1,6 +1,8 @@
 //! Metric families: the structured form of an exposition (`# HELP`, `# TYPE`, samples),
 //! used by every component that exposes metrics (node exporter, pushgateway, self-metrics).
 
+use crate::histogram::FloatHistogram;
+
 /// The type of a metric family, as in `# TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MetricType {
@@ -72,6 +74,20 @@ pub struct Metric {
     pub value: MetricValue,
     /// Explicit timestamp in milliseconds, rarely set by exporters.
     pub timestamp_ms: Option<i64>,
+    /// When the counter, summary or histogram was created (reset), in milliseconds since the
+    /// epoch; written as OpenMetrics `_created`, ignored by the text format 0.0.4.
+    pub created_ms: Option<i64>,
+    /// The native (sparse) part of a histogram, when the exposition carried one (protobuf
+    /// only); a histogram may have both classic buckets in `value` and a native part here.
+    /// On the wire both parts share one count and sum: the writers take them from `value`.
+    pub native_histogram: Option<Box<FloatHistogram>>,
+}
+
+impl Metric {
+    /// A metric with the given labels and value and no timestamps.
+    pub fn new(labels: Vec<(String, String)>, value: MetricValue) -> Self {
+        Metric { labels, value, timestamp_ms: None, created_ms: None, native_histogram: None }
+    }
 }
 
 /// A named group of metrics sharing HELP and TYPE.
@@ -105,6 +121,8 @@ impl MetricFamily {
             labels: labels.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
             value: MetricValue::Simple(value),
             timestamp_ms: None,
+            created_ms: None,
+            native_histogram: None,
         });
         self
     }

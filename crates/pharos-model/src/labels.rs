@@ -60,10 +60,7 @@ impl Labels {
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| (*l.name).cmp(name))
-            .ok()
-            .map(|i| &*self.0[i].value)
+        self.0.binary_search_by(|l| (*l.name).cmp(name)).ok().map(|i| &*self.0[i].value)
     }
 
     /// The metric name (`__name__`), if present.
@@ -213,10 +210,7 @@ impl LabelsBuilder {
 
     /// The current value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.labels
-            .binary_search_by(|l| (*l.name).cmp(name))
-            .ok()
-            .map(|i| &*self.labels[i].value)
+        self.labels.binary_search_by(|l| (*l.name).cmp(name)).ok().map(|i| &*self.labels[i].value)
     }
 
     /// Finishes the label set.

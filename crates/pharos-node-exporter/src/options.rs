@@ -23,4 +23,18 @@ pub struct CollectorOptions {
     pub systemd_unit_include: Option<String>,
     /// `--collector.systemd.unit-exclude` (regex).
     pub systemd_unit_exclude: Option<String>,
+    /// `--collector.cpu.info`: also export `node_cpu_info` from `/proc/cpuinfo`.
+    pub cpu_info: bool,
+    /// `--collector.netstat.fields` (regex); node_exporter's default when `None`.
+    pub netstat_fields: Option<String>,
+    /// `--collector.vmstat.fields` (regex); node_exporter's default when `None`.
+    pub vmstat_fields: Option<String>,
+    /// `--collector.filesystem.mount-timeout`: how long statfs may block before a mount is
+    /// reported with `node_filesystem_device_error` 1; 5 s when `None`.
+    pub filesystem_mount_timeout: Option<std::time::Duration>,
+    /// `--collector.powersupply.ignored-supplies` (regex); `^$` when `None`.
+    pub powersupply_ignored_supplies: Option<String>,
+    /// `--collector.rapl.enable-zone-label`: label RAPL metrics with `rapl_zone` instead of
+    /// putting the zone in the metric name.
+    pub rapl_zone_label: bool,
 }

@@ -1,11 +1,33 @@
 //! The Pharos time-series database.
 //!
-//! Everything above storage (PromQL, rules, the HTTP API, remote read) reads through the
-//! [`querier`] traits; everything that writes (scrape loops, remote write, rules) goes through
-//! the appender.
+//! Writes go through [`Appender`] (batched, WAL-logged on commit) into the in-memory
+//! [`head::Head`]; [`Db::compact`] cuts the head into immutable [`block::Block`]s, merges them and
+//! applies retention. Everything above storage (PromQL, rules, the HTTP API, remote read) reads
+//! through the [`querier`] traits, which [`Db`] and the in-memory [`MemStorage`] implement.
 
+pub mod appender;
+pub mod bitstream;
+pub mod block;
+pub mod chunk;
+pub mod db;
+pub mod db_querier;
+pub mod exemplar;
+pub mod head;
+pub mod import;
+pub mod lock;
 pub mod memstore;
+pub mod packed_chunk;
+pub mod postings;
 pub mod querier;
+pub mod source;
+pub mod varint;
+pub mod wal;
+pub mod wal_record;
 
+pub use appender::{AppendError, Appender, CommitStats};
+pub use db::{Db, DbError, Options};
+pub use head::{SampleRejection, SeriesRef};
 pub use memstore::MemStorage;
-pub use querier::{Querier, Queryable, SelectHints, Series, SeriesIterator, StorageError, ValueKind};
+pub use querier::{
+    Querier, Queryable, SelectHints, Series, SeriesIterator, StorageError, ValueKind,
+};

@@ -1,21 +1,356 @@
-//! The `btrfs` collector (not yet implemented).
+//! The `btrfs` collector: space allocation per block group type and layout, global reserve and
+//! device sizes of each mounted btrfs filesystem, from `/sys/fs/btrfs/<uuid>`.
+//!
+//! node_exporter 1.5 can also query mounted filesystems with ioctls for per-device error
+//! counters (`node_btrfs_device_errors_total`, `node_btrfs_device_unused_bytes`); this
+//! collector reports what sysfs holds, which is what node_exporter falls back to.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use pharos_model::{MetricFamily, MetricType};
 
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
-use pharos_model::MetricFamily;
 
-struct Pending;
+/// The kernel reports device sizes in 512-byte sectors whatever the device's block size.
+const SECTOR_SIZE: f64 = 512.0;
 
-impl Collector for Pending {
+/// Block group types under `allocation/`.
+const BLOCK_GROUP_TYPES: &[&str] = &["data", "metadata", "system"];
+
+struct BtrfsCollector;
+
+fn io_error(path: &Path, source: std::io::Error) -> CollectError {
+    CollectError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A text attribute, trimmed; absent attributes (older kernels) read as empty.
+fn read_text(path: &Path) -> Result<String, CollectError> {
+    match fs::read_to_string(path) {
+        Ok(raw) => Ok(raw.trim().to_string()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(io_error(path, source)),
+    }
+}
+
+/// A numeric attribute; absent or empty reads as 0, as in node_exporter.
+fn read_value(path: &Path) -> Result<f64, CollectError> {
+    let raw = read_text(path)?;
+    if raw.is_empty() {
+        return Ok(0.0);
+    }
+    raw.parse::<u64>()
+        .map(|v| v as f64)
+        .map_err(|_| CollectError::Parse {
+            path: path.to_path_buf(),
+            reason: format!("invalid number {raw:?}"),
+        })
+}
+
+/// Names of the entries of a directory that must exist, sorted.
+fn list(dir: &Path, only_dirs: bool) -> Result<Vec<String>, CollectError> {
+    let entries = fs::read_dir(dir).map_err(|source| io_error(dir, source))?;
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| !only_dirs || e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// How many bytes of raw space one byte of data takes in a layout. Parity layouts depend on
+/// the device count; unknown layouts report 0, as node_exporter does.
+fn allocation_ratio(layout: &str, devices: usize) -> f64 {
+    let n = devices as f64;
+    match layout {
+        "single" | "raid0" => 1.0,
+        "dup" | "raid1" | "raid10" => 2.0,
+        "raid5" => n / (n - 1.0),
+        "raid6" => n / (n - 2.0),
+        _ => 0.0,
+    }
+}
+
+/// The families of one scrape.
+struct Families {
+    info: MetricFamily,
+    global_rsv: MetricFamily,
+    reserved: MetricFamily,
+    used: MetricFamily,
+    size: MetricFamily,
+    ratio: MetricFamily,
+    device_size: MetricFamily,
+}
+
+impl Families {
+    fn new() -> Self {
+        let gauge = MetricType::Gauge;
+        Families {
+            info: MetricFamily::new("node_btrfs_info", "Filesystem information", gauge),
+            global_rsv: MetricFamily::new(
+                "node_btrfs_global_rsv_size_bytes",
+                "Size of global reserve.",
+                gauge,
+            ),
+            reserved: MetricFamily::new(
+                "node_btrfs_reserved_bytes",
+                "Amount of space reserved for a data type",
+                gauge,
+            ),
+            used: MetricFamily::new(
+                "node_btrfs_used_bytes",
+                "Amount of used space by a layout/data type",
+                gauge,
+            ),
+            size: MetricFamily::new(
+                "node_btrfs_size_bytes",
+                "Amount of space allocated for a layout/data type",
+                gauge,
+            ),
+            ratio: MetricFamily::new(
+                "node_btrfs_allocation_ratio",
+                "Data allocation ratio for a layout/data type",
+                gauge,
+            ),
+            device_size: MetricFamily::new(
+                "node_btrfs_device_size_bytes",
+                "Size of a device that is part of the filesystem.",
+                gauge,
+            ),
+        }
+    }
+
+    fn into_vec(self) -> Vec<MetricFamily> {
+        vec![
+            self.info,
+            self.global_rsv,
+            self.reserved,
+            self.used,
+            self.size,
+            self.ratio,
+            self.device_size,
+        ]
+    }
+
+    fn collect_filesystem(&mut self, dir: &Path, dir_name: &str) -> Result<(), CollectError> {
+        let devices = list(&dir.join("devices"), false)?;
+        let mut device_sizes = Vec::with_capacity(devices.len());
+        for device in &devices {
+            device_sizes.push(read_value(&dir.join("devices").join(device).join("size"))?);
+        }
+        let label = read_text(&dir.join("label"))?;
+        // Filesystems with a changed fsid keep the original in `metadata_uuid`.
+        let mut uuid = read_text(&dir.join("metadata_uuid"))?;
+        if uuid.is_empty() {
+            uuid = dir_name.to_string();
+        }
+        // node_exporter fails the filesystem when `features/` cannot be listed.
+        list(&dir.join("features"), false)?;
+        let allocation = dir.join("allocation");
+        let global_rsv = read_value(&allocation.join("global_rsv_size"))?;
+
+        let mut per_type = Vec::new();
+        for group in BLOCK_GROUP_TYPES {
+            let gdir = allocation.join(group);
+            let reserved = read_value(&gdir.join("bytes_reserved"))?;
+            let mut layouts = Vec::new();
+            for layout in list(&gdir, true)? {
+                let ldir = gdir.join(&layout);
+                let used = read_value(&ldir.join("used_bytes"))?;
+                let total = read_value(&ldir.join("total_bytes"))?;
+                layouts.push((layout, used, total));
+            }
+            per_type.push((*group, reserved, layouts));
+        }
+
+        let uuid = uuid.as_str();
+        self.info
+            .push([("label", label.as_str()), ("uuid", uuid)], 1.0);
+        self.global_rsv.push([("uuid", uuid)], global_rsv);
+        for (group, reserved, layouts) in per_type {
+            self.reserved
+                .push([("block_group_type", group), ("uuid", uuid)], reserved);
+            for (layout, used, total) in layouts {
+                let labels = [
+                    ("block_group_type", group),
+                    ("mode", layout.as_str()),
+                    ("uuid", uuid),
+                ];
+                self.used.push(labels, used);
+                self.size.push(labels, total);
+                self.ratio
+                    .push(labels, allocation_ratio(&layout, devices.len()));
+            }
+        }
+        for (device, sectors) in devices.iter().zip(device_sizes) {
+            self.device_size.push(
+                [("device", device.as_str()), ("uuid", uuid)],
+                sectors * SECTOR_SIZE,
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Collector for BtrfsCollector {
     fn name(&self) -> &'static str {
         "btrfs"
     }
-    fn collect(&self, _paths: &HostPaths, _out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        Err(CollectError::NotPresent("btrfs collector".into()))
+
+    fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        let root = paths.sys("fs/btrfs");
+        let entries = match fs::read_dir(&root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(CollectError::NotPresent(root.display().to_string()))
+            }
+            Err(source) => return Err(io_error(&root, source)),
+        };
+        // Filesystems are named by UUID; `features/` beside them has no dash.
+        let mut filesystems: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .filter(|(name, _)| name.contains('-'))
+            .collect();
+        filesystems.sort();
+        let mut families = Families::new();
+        for (name, dir) in &filesystems {
+            families.collect_filesystem(dir, name)?;
+        }
+        out.extend(families.into_vec());
+        Ok(())
     }
 }
 
 /// Builds the collector.
 pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
-    Box::new(Pending)
+    Box::new(BtrfsCollector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::normalize;
+    use pharos_model::write::write_text;
+
+    const UUID: &str = "0abb23a9-579b-43e6-ad30-227ef47fcb9d";
+
+    fn write(dir: &Path, name: &str, value: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join(name), value).unwrap();
+    }
+
+    fn filesystem(root: &Path) -> PathBuf {
+        let fs_dir = root.join("fs/btrfs").join(UUID);
+        write(&fs_dir, "label", "fixture\n");
+        write(&fs_dir.join("features"), "mixed_backref", "0\n");
+        for dev in ["loop25", "loop26", "loop27"] {
+            write(&fs_dir.join("devices").join(dev), "size", "20971520\n");
+        }
+        let alloc = fs_dir.join("allocation");
+        write(&alloc, "global_rsv_size", "16777216\n");
+        write(&alloc.join("data"), "bytes_reserved", "100\n");
+        write(&alloc.join("data/raid5"), "total_bytes", "2097152\n");
+        write(&alloc.join("data/raid5"), "used_bytes", "4096\n");
+        write(&alloc.join("metadata/raid1"), "used_bytes", "8192\n");
+        write(&alloc.join("system/dup"), "total_bytes", "65536\n");
+        write(&root.join("fs/btrfs/features"), "raid56", "0\n");
+        fs_dir
+    }
+
+    fn render(root: &Path) -> Result<String, CollectError> {
+        let paths = HostPaths {
+            sysfs: root.into(),
+            ..HostPaths::default()
+        };
+        let mut fams = Vec::new();
+        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
+        let mut out = String::new();
+        write_text(&normalize(fams), &mut out);
+        Ok(out)
+    }
+
+    #[test]
+    fn filesystem_like_node_exporter() {
+        let tmp = tempfile::tempdir().unwrap();
+        filesystem(tmp.path());
+        let text = render(tmp.path()).unwrap();
+        let expected = r#"# HELP node_btrfs_allocation_ratio Data allocation ratio for a layout/data type
+# TYPE node_btrfs_allocation_ratio gauge
+node_btrfs_allocation_ratio{block_group_type="data",mode="raid5",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 1.5
+node_btrfs_allocation_ratio{block_group_type="metadata",mode="raid1",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 2
+node_btrfs_allocation_ratio{block_group_type="system",mode="dup",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 2
+# HELP node_btrfs_device_size_bytes Size of a device that is part of the filesystem.
+# TYPE node_btrfs_device_size_bytes gauge
+node_btrfs_device_size_bytes{device="loop25",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 1.073741824e+10
+node_btrfs_device_size_bytes{device="loop26",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 1.073741824e+10
+node_btrfs_device_size_bytes{device="loop27",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 1.073741824e+10
+# HELP node_btrfs_global_rsv_size_bytes Size of global reserve.
+# TYPE node_btrfs_global_rsv_size_bytes gauge
+node_btrfs_global_rsv_size_bytes{uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 1.6777216e+07
+# HELP node_btrfs_info Filesystem information
+# TYPE node_btrfs_info gauge
+node_btrfs_info{label="fixture",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 1
+# HELP node_btrfs_reserved_bytes Amount of space reserved for a data type
+# TYPE node_btrfs_reserved_bytes gauge
+node_btrfs_reserved_bytes{block_group_type="data",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 100
+node_btrfs_reserved_bytes{block_group_type="metadata",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 0
+node_btrfs_reserved_bytes{block_group_type="system",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 0
+# HELP node_btrfs_size_bytes Amount of space allocated for a layout/data type
+# TYPE node_btrfs_size_bytes gauge
+node_btrfs_size_bytes{block_group_type="data",mode="raid5",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 2.097152e+06
+node_btrfs_size_bytes{block_group_type="metadata",mode="raid1",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 0
+node_btrfs_size_bytes{block_group_type="system",mode="dup",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 65536
+# HELP node_btrfs_used_bytes Amount of used space by a layout/data type
+# TYPE node_btrfs_used_bytes gauge
+node_btrfs_used_bytes{block_group_type="data",mode="raid5",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 4096
+node_btrfs_used_bytes{block_group_type="metadata",mode="raid1",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 8192
+node_btrfs_used_bytes{block_group_type="system",mode="dup",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 0
+"#;
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn metadata_uuid_names_the_filesystem() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = filesystem(tmp.path());
+        write(
+            &dir,
+            "metadata_uuid",
+            "11111111-2222-3333-4444-555555555555\n",
+        );
+        let text = render(tmp.path()).unwrap();
+        assert!(text.contains(
+            "node_btrfs_info{label=\"fixture\",uuid=\"11111111-2222-3333-4444-555555555555\"} 1\n"
+        ));
+    }
+
+    #[test]
+    fn bad_numbers_and_missing_dirs_name_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = filesystem(tmp.path());
+        write(&dir.join("devices/loop25"), "size", "big\n");
+        let err = render(tmp.path()).unwrap_err();
+        assert!(matches!(err, CollectError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains("loop25/size"), "{err}");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = filesystem(tmp.path());
+        fs::remove_dir_all(dir.join("allocation/metadata")).unwrap();
+        let err = render(tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("allocation/metadata"), "{err}");
+    }
+
+    #[test]
+    fn absent_btrfs_is_not_present() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = render(tmp.path()).unwrap_err();
+        assert!(matches!(err, CollectError::NotPresent(_)));
+    }
 }

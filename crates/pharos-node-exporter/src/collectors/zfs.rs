@@ -10,7 +10,11 @@ impl Collector for Pending {
     fn name(&self) -> &'static str {
         "zfs"
     }
-    fn collect(&self, _paths: &HostPaths, _out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+    fn collect(
+        &self,
+        _paths: &HostPaths,
+        _out: &mut Vec<MetricFamily>,
+    ) -> Result<(), CollectError> {
         Err(CollectError::NotPresent("zfs collector".into()))
     }
 }

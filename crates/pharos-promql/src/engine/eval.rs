@@ -1,0 +1,528 @@
+//! The evaluator: loads every selector's series once for the whole query, then evaluates the
+//! tree at each step.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use pharos_model::{is_stale_nan, FloatHistogram, Labels, METRIC_NAME};
+use pharos_tsdb::{Querier, Queryable, SelectHints, ValueKind};
+
+use super::{aggregate, binary, EngineOptions, EvalError, QueryRange, QueryStats};
+use crate::annotations::Annotations;
+use crate::functions::FnCall;
+use crate::parser::{AtModifier, Expr, VectorSelector};
+use crate::value::{FPoint, HPoint, Matrix, Sample, Series, Value, Vector};
+
+/// One selected series held in flat arrays for the whole query.
+pub(crate) struct LoadedSeries {
+    pub metric: Labels,
+    pub ft: Vec<i64>,
+    pub fv: Vec<f64>,
+    pub ht: Vec<i64>,
+    pub hv: Vec<FloatHistogram>,
+}
+
+pub(crate) struct Evaluator<'a> {
+    opts: &'a EngineOptions,
+    storage: &'a dyn Queryable,
+    pub(crate) query: &'a str,
+    range: QueryRange,
+    deadline: Instant,
+    data: HashMap<usize, Vec<LoadedSeries>>,
+    pub(crate) annotations: Annotations,
+    total_samples: u64,
+    peak_samples: u64,
+    steps_checked: u32,
+}
+
+fn key(vs: &VectorSelector) -> usize {
+    std::ptr::from_ref(vs) as usize
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(
+        opts: &'a EngineOptions,
+        storage: &'a dyn Queryable,
+        query: &'a str,
+        range: QueryRange,
+        deadline: Instant,
+    ) -> Result<Self, EvalError> {
+        Ok(Evaluator {
+            opts,
+            storage,
+            query,
+            range,
+            deadline,
+            data: HashMap::new(),
+            annotations: Annotations::default(),
+            total_samples: 0,
+            peak_samples: 0,
+            steps_checked: 0,
+        })
+    }
+
+    pub fn stats(&self) -> QueryStats {
+        QueryStats { total_queryable_samples: self.total_samples, peak_samples: self.peak_samples, ..Default::default() }
+    }
+
+    pub fn into_annotations(self) -> Annotations {
+        self.annotations
+    }
+
+    fn at_time(&self, at: AtModifier) -> i64 {
+        match at {
+            AtModifier::At(t) => t,
+            AtModifier::Start => self.range.start,
+            AtModifier::End => self.range.end,
+        }
+    }
+
+    pub(crate) fn check_deadline(&mut self) -> Result<(), EvalError> {
+        self.steps_checked = self.steps_checked.wrapping_add(1);
+        if self.steps_checked % 64 == 0 && Instant::now() > self.deadline {
+            return Err(EvalError::Timeout("expression evaluation"));
+        }
+        Ok(())
+    }
+
+    /// Works out which time range each selector reads, then loads its series.
+    pub fn prepare(&mut self, e: &Expr) -> Result<(), EvalError> {
+        let mut wanted: Vec<(&VectorSelector, i64, i64)> = Vec::new();
+        self.collect(e, self.range.start, self.range.end, &mut wanted);
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mint = wanted.iter().map(|w| w.1).min().unwrap_or(0);
+        let maxt = wanted.iter().map(|w| w.2).max().unwrap_or(0);
+        let querier = self.storage.querier(mint, maxt)?;
+        for (vs, lo, hi) in wanted {
+            let series = self.load(&*querier, vs, lo, hi)?;
+            self.data.insert(key(vs), series);
+        }
+        Ok(())
+    }
+
+    fn collect<'e>(&self, e: &'e Expr, lo: i64, hi: i64, out: &mut Vec<(&'e VectorSelector, i64, i64)>) {
+        match e {
+            Expr::Number(..) | Expr::Str(..) => {}
+            Expr::Paren(e, _) | Expr::Neg(e, _) => self.collect(e, lo, hi, out),
+            Expr::Binary { lhs, rhs, .. } => {
+                self.collect(lhs, lo, hi, out);
+                self.collect(rhs, lo, hi, out);
+            }
+            Expr::Aggregate { expr, param, .. } => {
+                self.collect(expr, lo, hi, out);
+                if let Some(p) = param {
+                    self.collect(p, lo, hi, out);
+                }
+            }
+            Expr::Call { args, .. } => args.iter().for_each(|a| self.collect(a, lo, hi, out)),
+            Expr::Vector(vs) => {
+                let (lo, hi) = vs.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
+                out.push((vs, lo - vs.offset - self.opts.lookback_delta, hi - vs.offset));
+            }
+            Expr::Matrix(m) => {
+                let (lo, hi) = m.vs.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
+                // Anchored/smoothed ranges also look one lookback beyond the window.
+                let extra = if m.anchored || m.smoothed { self.opts.lookback_delta } else { 0 };
+                out.push((&m.vs, lo - m.vs.offset - m.range - extra, hi - m.vs.offset + extra));
+            }
+            Expr::Subquery(s) => {
+                let (lo, hi) = s.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
+                let step = s.step.unwrap_or(self.opts.default_subquery_step).max(1);
+                self.collect(&s.expr, lo - s.offset - s.range - step, hi - s.offset, out);
+            }
+        }
+    }
+
+    fn load(&mut self, q: &dyn Querier, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<LoadedSeries>, EvalError> {
+        let hints = SelectHints { start: mint, end: maxt, func: None };
+        let selected = q.select(Some(&hints), &vs.matchers)?;
+        let mut out = Vec::with_capacity(selected.len());
+        for s in selected {
+            let mut ls =
+                LoadedSeries { metric: s.labels().clone(), ft: Vec::new(), fv: Vec::new(), ht: Vec::new(), hv: Vec::new() };
+            let mut it = s.iter();
+            let mut kind = it.seek(mint);
+            while kind != ValueKind::None {
+                let t = it.at_t();
+                if t > maxt {
+                    break;
+                }
+                match kind {
+                    ValueKind::Float => {
+                        let (t, v) = it.at();
+                        ls.ft.push(t);
+                        ls.fv.push(v);
+                    }
+                    ValueKind::Histogram => {
+                        let (t, h) = it.at_histogram();
+                        ls.ht.push(t);
+                        ls.hv.push(h);
+                    }
+                    ValueKind::None => {}
+                }
+                kind = it.next();
+            }
+            let n = (ls.ft.len() + ls.hv.len()) as u64;
+            self.total_samples += n;
+            if self.total_samples > self.opts.max_samples as u64 {
+                return Err(EvalError::TooManySamples("query execution"));
+            }
+            self.check_deadline()?;
+            out.push(ls);
+        }
+        Ok(out)
+    }
+
+    /// Evaluates over the whole query range and assembles the result.
+    pub fn run(&mut self, e: &Expr) -> Result<Value, EvalError> {
+        let QueryRange { start, end, step } = self.range;
+        if step == 0 {
+            let v = self.eval(e, start)?;
+            self.note_peak(&v);
+            return finish_instant(v, start);
+        }
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Matrix = Vec::new();
+        let mut held: u64 = 0;
+        let mut ts = start;
+        while ts <= end {
+            self.check_deadline()?;
+            if Instant::now() > self.deadline {
+                return Err(EvalError::Timeout("expression evaluation"));
+            }
+            let v = self.eval(e, ts)?;
+            self.note_peak(&v);
+            let vec = match v {
+                Value::Scalar(f) => vec![Sample { metric: Labels::empty(), t: ts, f, h: None, drop_name: false }],
+                Value::Vector(v) => v,
+                _ => return Err(EvalError::Execution("range query must evaluate to a scalar or vector".into())),
+            };
+            for s in vec {
+                held += 1;
+                let i = match index.get(&s.metric) {
+                    Some(&i) => i,
+                    None => {
+                        index.insert(s.metric.clone(), out.len());
+                        out.push(Series { metric: s.metric.clone(), floats: vec![], hists: vec![], drop_name: s.drop_name });
+                        out.len() - 1
+                    }
+                };
+                let series = &mut out[i];
+                let last_t = series.floats.last().map(|p| p.t).max(series.hists.last().map(|p| p.t));
+                if last_t == Some(ts) {
+                    return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                }
+                series.drop_name |= s.drop_name;
+                match s.h {
+                    Some(h) => series.hists.push(HPoint { t: ts, h }),
+                    None => series.floats.push(FPoint { t: ts, f: s.f }),
+                }
+            }
+            self.peak_samples = self.peak_samples.max(held);
+            if held > self.opts.max_samples as u64 {
+                return Err(EvalError::TooManySamples("query execution"));
+            }
+            ts += step;
+        }
+        for s in &mut out {
+            if s.drop_name {
+                s.metric = crate::value::drop_metric_name(&s.metric);
+            }
+        }
+        out.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(Value::Matrix(merge_same_labels(out)?))
+    }
+
+    fn note_peak(&mut self, v: &Value) {
+        let n = match v {
+            Value::Vector(v) => v.len() as u64,
+            Value::Matrix(m) => m.iter().map(|s| (s.floats.len() + s.hists.len()) as u64).sum(),
+            _ => 1,
+        };
+        self.peak_samples = self.peak_samples.max(n);
+    }
+
+    pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value, EvalError> {
+        match e {
+            Expr::Number(v, _) => Ok(Value::Scalar(*v)),
+            Expr::Str(s, _) => Ok(Value::String(s.clone())),
+            Expr::Paren(e, _) => self.eval(e, ts),
+            Expr::Neg(inner, _) => match self.eval(inner, ts)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(mut v) => {
+                    for s in &mut v {
+                        s.f = -s.f;
+                        if let Some(h) = &mut s.h {
+                            crate::histogram::scale(h, -1.0);
+                        }
+                        s.t = ts;
+                        s.drop_name = true;
+                    }
+                    Ok(Value::Vector(v))
+                }
+                _ => Err(EvalError::Execution("unary minus on a non-numeric value".into())),
+            },
+            Expr::Binary { op, lhs, rhs, return_bool, matching, pos } => {
+                let l = self.eval(lhs, ts)?;
+                let r = self.eval(rhs, ts)?;
+                binary::eval_binary(self, *op, l, r, *return_bool, matching.as_ref(), ts, *pos, lhs, rhs)
+            }
+            Expr::Aggregate { op, expr, param, grouping, without, pos } => {
+                let p = match param {
+                    Some(p) => Some(self.eval(p, ts)?),
+                    None => None,
+                };
+                let Value::Vector(v) = self.eval(expr, ts)? else {
+                    return Err(EvalError::Execution("aggregation over a non-vector".into()));
+                };
+                aggregate::eval_aggregate(self, *op, v, p, grouping, *without, ts, *pos, param.as_deref(), expr)
+            }
+            Expr::Call { func, args, pos } => {
+                if self.range.step > 0 && func.name.starts_with("sort") {
+                    self.annotations
+                        .warn("sort is ineffective for range queries since results are always ordered by labels", *pos);
+                }
+                let mut vals = Vec::with_capacity(args.len());
+                let mut window = None;
+                let mut flags = (false, false);
+                for a in args {
+                    match a.unparen() {
+                        Expr::Matrix(m) => {
+                            let tref = m.vs.at.map_or(ts, |a| self.at_time(a)) - m.vs.offset;
+                            window = Some((tref - m.range, tref));
+                            flags = (m.anchored, m.smoothed);
+                            vals.push(Value::Matrix(self.eval_matrix(m, ts)?));
+                        }
+                        Expr::Subquery(s) => {
+                            let tref = s.at.map_or(ts, |a| self.at_time(a)) - s.offset;
+                            window = Some((tref - s.range, tref));
+                            vals.push(self.eval(a, ts)?);
+                        }
+                        _ => vals.push(self.eval(a, ts)?),
+                    }
+                }
+                let mut call = FnCall {
+                    args: vals,
+                    exprs: args,
+                    ts,
+                    window,
+                    range_flags: flags,
+                    lookback: self.opts.lookback_delta,
+                    annotations: &mut self.annotations,
+                    pos: *pos,
+                    query: (self.range.start, self.range.end, self.range.step),
+                };
+                (func.imp)(&mut call)
+            }
+            Expr::Vector(vs) => Ok(Value::Vector(self.eval_vector(vs, ts))),
+            Expr::Matrix(m) => Ok(Value::Matrix(self.eval_matrix(m, ts)?)),
+            Expr::Subquery(s) => {
+                let tref = s.at.map_or(ts, |a| self.at_time(a)) - s.offset;
+                let step = s.step.unwrap_or(self.opts.default_subquery_step).max(1);
+                let lo = tref - s.range;
+                // Go's integer division truncates toward zero; keep its alignment exactly.
+                let mut t = step * (lo / step);
+                if t <= lo {
+                    t += step;
+                }
+                let mut index: HashMap<Labels, usize> = HashMap::new();
+                let mut out: Matrix = Vec::new();
+                let mut held = 0usize;
+                while t <= tref {
+                    self.check_deadline()?;
+                    let v = self.eval(&s.expr, t)?;
+                    if let Value::Vector(v) = v {
+                        for smp in v {
+                            held += 1;
+                            let i = match index.get(&smp.metric) {
+                                Some(&i) => i,
+                                None => {
+                                    index.insert(smp.metric.clone(), out.len());
+                                    out.push(Series {
+                                        metric: smp.metric.clone(),
+                                        floats: vec![],
+                                        hists: vec![],
+                                        drop_name: smp.drop_name,
+                                    });
+                                    out.len() - 1
+                                }
+                            };
+                            match smp.h {
+                                Some(mut h) => {
+                                    // A subquery may return one stored sample many times, so
+                                    // counter resets are detected from values, not hints.
+                                    if h.counter_reset_hint != crate::histogram::GAUGE {
+                                        h.counter_reset_hint = 0;
+                                    }
+                                    out[i].hists.push(HPoint { t, h })
+                                }
+                                None => out[i].floats.push(FPoint { t, f: smp.f }),
+                            }
+                        }
+                    }
+                    if held > self.opts.max_samples {
+                        return Err(EvalError::TooManySamples("subquery evaluation"));
+                    }
+                    t += step;
+                }
+                self.peak_samples = self.peak_samples.max(held as u64);
+                Ok(Value::Matrix(out))
+            }
+        }
+    }
+
+    pub(crate) fn eval_vector(&mut self, vs: &VectorSelector, ts: i64) -> Vector {
+        let tref = vs.at.map_or(ts, |a| self.at_time(a)) - vs.offset;
+        let mint = tref - self.opts.lookback_delta;
+        let Some(series) = self.data.get(&key(vs)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for s in series {
+            let fi = s.ft.partition_point(|&t| t <= tref);
+            let hi = s.ht.partition_point(|&t| t <= tref);
+            let f = (fi > 0 && s.ft[fi - 1] > mint).then(|| fi - 1);
+            let h = (hi > 0 && s.ht[hi - 1] > mint).then(|| hi - 1);
+            match (f, h) {
+                (Some(f), h) if h.map_or(true, |h| s.ht[h] < s.ft[f]) => {
+                    if !is_stale_nan(s.fv[f]) {
+                        out.push(Sample { metric: s.metric.clone(), t: s.ft[f], f: s.fv[f], h: None, drop_name: false });
+                    }
+                }
+                (_, Some(h)) => out.push(Sample {
+                    metric: s.metric.clone(),
+                    t: s.ht[h],
+                    f: 0.0,
+                    h: Some(Box::new(s.hv[h].clone())),
+                    drop_name: false,
+                }),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    pub(crate) fn eval_matrix(&mut self, m: &crate::parser::MatrixSelector, ts: i64) -> Result<Matrix, EvalError> {
+        let tref = m.vs.at.map_or(ts, |a| self.at_time(a)) - m.vs.offset;
+        let lo = tref - m.range;
+        let Some(series) = self.data.get(&key(&m.vs)) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let mut n = 0usize;
+        for s in series {
+            let a = s.ft.partition_point(|&t| t <= lo);
+            let b = s.ft.partition_point(|&t| t <= tref);
+            let mut floats = Vec::new();
+            if a < b {
+                floats.reserve(b - a);
+                for i in a..b {
+                    if !is_stale_nan(s.fv[i]) {
+                        floats.push(FPoint { t: s.ft[i], f: s.fv[i] });
+                    }
+                }
+            }
+            let ha = s.ht.partition_point(|&t| t <= lo);
+            let hb = s.ht.partition_point(|&t| t <= tref);
+            let hists: Vec<HPoint> =
+                (ha..hb).map(|i| HPoint { t: s.ht[i], h: Box::new(s.hv[i].clone()) }).collect();
+            if (m.anchored || m.smoothed) && !floats.is_empty() || !floats.is_empty() || !hists.is_empty() {
+                n += floats.len() + hists.len();
+                out.push(Series { metric: s.metric.clone(), floats, hists, drop_name: false });
+            } else if m.anchored || m.smoothed {
+                out.push(Series { metric: s.metric.clone(), floats, hists, drop_name: false });
+            }
+        }
+        if n > self.opts.max_samples {
+            return Err(EvalError::TooManySamples("query execution"));
+        }
+        self.peak_samples = self.peak_samples.max(n as u64);
+        if m.anchored || m.smoothed {
+            self.extend_range(m, &mut out, lo, tref);
+        }
+        Ok(out)
+    }
+
+    /// For `anchored`/`smoothed` ranges: adds the sample just before the window (within the
+    /// lookback) and, for `smoothed`, the one just after, so the functions can interpolate.
+    fn extend_range(&self, m: &crate::parser::MatrixSelector, out: &mut Matrix, lo: i64, hi: i64) {
+        let Some(series) = self.data.get(&key(&m.vs)) else { return };
+        for o in out.iter_mut() {
+            let Some(s) = series.iter().find(|s| s.metric == o.metric) else { continue };
+            let a = s.ft.partition_point(|&t| t <= lo);
+            if a > 0 && s.ft[a - 1] > lo - self.opts.lookback_delta && !is_stale_nan(s.fv[a - 1]) {
+                o.floats.insert(0, FPoint { t: s.ft[a - 1], f: s.fv[a - 1] });
+            }
+            if m.smoothed {
+                let b = s.ft.partition_point(|&t| t <= hi);
+                if b < s.ft.len() && s.ft[b] <= hi + self.opts.lookback_delta && !is_stale_nan(s.fv[b]) {
+                    o.floats.push(FPoint { t: s.ft[b], f: s.fv[b] });
+                }
+            }
+        }
+        out.retain(|s| !s.floats.is_empty() || !s.hists.is_empty());
+    }
+}
+
+/// Drops names marked for removal and checks the final vector for duplicate label sets.
+fn finish_instant(v: Value, ts: i64) -> Result<Value, EvalError> {
+    match v {
+        Value::Vector(mut v) => {
+            let mut any_dropped = false;
+            for s in &mut v {
+                s.t = ts;
+                if s.drop_name {
+                    s.metric = crate::value::drop_metric_name(&s.metric);
+                    any_dropped = true;
+                }
+                s.drop_name = false;
+            }
+            if any_dropped {
+                let mut seen = std::collections::HashSet::with_capacity(v.len());
+                for s in &v {
+                    if !seen.insert(&s.metric) {
+                        return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                    }
+                }
+            }
+            Ok(Value::Vector(v))
+        }
+        Value::Matrix(mut m) => {
+            for s in &mut m {
+                if s.drop_name {
+                    s.metric = crate::value::drop_metric_name(&s.metric);
+                    s.drop_name = false;
+                }
+            }
+            let mut seen = std::collections::HashSet::with_capacity(m.len());
+            for s in &m {
+                if !seen.insert(&s.metric) {
+                    return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                }
+            }
+            Ok(Value::Matrix(m))
+        }
+        v => Ok(v),
+    }
+}
+
+/// Series that became identical once names were dropped are merged when their points do not
+/// overlap in time; overlapping points are an error, as in Prometheus.
+fn merge_same_labels(sorted: Matrix) -> Result<Matrix, EvalError> {
+    let mut out: Matrix = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        match out.last_mut() {
+            Some(last) if last.metric == s.metric => {
+                last.floats.extend(s.floats);
+                last.hists.extend(s.hists);
+                last.floats.sort_by_key(|p| p.t);
+                last.hists.sort_by_key(|p| p.t);
+                let mut ts: Vec<i64> = last.floats.iter().map(|p| p.t).chain(last.hists.iter().map(|p| p.t)).collect();
+                ts.sort_unstable();
+                if ts.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,450 @@
+//! Turning one scrape's body into samples: parsing with pharos-model's parsers, attaching
+//! target labels (`honor_labels`), metric relabeling, timestamps (`honor_timestamps`), and the
+//! sample and label limits, with the scrape cache doing the per-series work once.
+
+use std::sync::Arc;
+
+use pharos_model::parse::{Entry, TextFlavor, TextParser};
+use pharos_model::protobuf::{family_from_message, FamilyDecoder};
+use pharos_model::{ExpositionFormat, Labels, LabelsBuilder, MetricType, MetricValue, ParseError, METRIC_NAME};
+
+use crate::relabel::{self, RelabelConfig};
+use crate::scrape_cache::ScrapeCache;
+use crate::scrape_error::ScrapeError;
+use crate::sink::{SinkSample, SinkValue};
+
+/// The settings that shape how series are ingested, taken from the scrape config and target.
+pub struct IngestSettings<'a> {
+    /// The target's labels that are attached to every series.
+    pub target_labels: &'a Labels,
+    /// Keep the exposed value when an exposed label clashes with a target label.
+    pub honor_labels: bool,
+    /// Use exposed timestamps.
+    pub honor_timestamps: bool,
+    /// Rules applied to every series.
+    pub metric_relabel_configs: &'a [RelabelConfig],
+    /// Most samples per scrape; 0 is unlimited.
+    pub sample_limit: u64,
+    /// Most labels per series; 0 is unlimited.
+    pub label_limit: u64,
+    /// Longest label name; 0 is unlimited.
+    pub label_name_length_limit: u64,
+    /// Longest label value; 0 is unlimited.
+    pub label_value_length_limit: u64,
+    /// Keep classic histogram series when a native histogram is present.
+    pub always_scrape_classic_histograms: bool,
+}
+
+/// Counts reported as `scrape_samples_scraped`, `scrape_samples_post_metric_relabeling` and
+/// `scrape_series_added`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Samples in the body.
+    pub scraped: u64,
+    /// Samples left after metric relabeling.
+    pub post_relabel: u64,
+    /// Series not seen in recent scrapes.
+    pub series_added: u64,
+}
+
+/// Ingests one body. Samples are appended to `out`; on error the caller discards them.
+pub fn ingest(
+    body: &[u8],
+    format: ExpositionFormat,
+    scrape_time_ms: i64,
+    settings: &IngestSettings<'_>,
+    cache: &mut ScrapeCache,
+    out: &mut Vec<SinkSample>,
+) -> Result<IngestCounts, ScrapeError> {
+    let mut state = State { settings, scrape_time_ms, counts: IngestCounts::default(), over_limit: false };
+    match format {
+        ExpositionFormat::ProtobufDelimited => ingest_protobuf(body, &mut state, cache, out)?,
+        ExpositionFormat::PrometheusText => ingest_text(body, TextFlavor::Prometheus, &mut state, cache, out)?,
+        ExpositionFormat::OpenMetrics0_0_1 | ExpositionFormat::OpenMetrics1_0_0 => {
+            ingest_text(body, TextFlavor::OpenMetrics, &mut state, cache, out)?
+        }
+    }
+    if state.over_limit {
+        return Err(ScrapeError::SampleLimit { got: state.counts.post_relabel, limit: settings.sample_limit });
+    }
+    Ok(state.counts)
+}
+
+struct State<'s, 'a> {
+    settings: &'s IngestSettings<'a>,
+    scrape_time_ms: i64,
+    counts: IngestCounts,
+    over_limit: bool,
+}
+
+fn parse_error(e: ParseError) -> ScrapeError {
+    match e {
+        ParseError::Text { line, column, message } => ScrapeError::Parse { position: format!("line {line}, column {column}"), message },
+        ParseError::Protobuf { offset, message } => ScrapeError::Parse { position: format!("protobuf byte {offset}"), message },
+    }
+}
+
+/// True for the `_created` series of OpenMetrics counters, summaries and histograms, which
+/// carry creation times rather than samples; Prometheus does not store them as series.
+fn is_created_series(name: &str, family: &str, family_type: Option<MetricType>) -> bool {
+    matches!(family_type, Some(MetricType::Counter | MetricType::Summary | MetricType::Histogram | MetricType::GaugeHistogram))
+        && name.strip_suffix("_created") == Some(family)
+}
+
+fn ingest_text(
+    body: &[u8],
+    flavor: TextFlavor,
+    state: &mut State<'_, '_>,
+    cache: &mut ScrapeCache,
+    out: &mut Vec<SinkSample>,
+) -> Result<(), ScrapeError> {
+    let mut parser = TextParser::new(body, flavor);
+    let mut family = String::new();
+    let mut family_type: Option<MetricType> = None;
+    while let Some(entry) = parser.next_entry() {
+        match entry.map_err(parse_error)? {
+            Entry::Type { name, metric_type } => {
+                family.clear();
+                family.push_str(&name);
+                family_type = Some(metric_type);
+            }
+            Entry::Series(s) => {
+                if flavor == TextFlavor::OpenMetrics && is_created_series(&s.name, &family, family_type) {
+                    continue;
+                }
+                let labels = s.labels.iter().map(|(n, v)| (&**n, &**v));
+                add_sample(state, cache, out, &s.name, labels, s.timestamp_ms, SinkValue::Float(s.value))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Formats a bucket bound or quantile like Prometheus's protobuf parser: integral values get
+/// a `.0` so that `le="1.0"` matches what OpenMetrics targets expose.
+fn format_bound(v: f64) -> String {
+    if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e21 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn ingest_protobuf(body: &[u8], state: &mut State<'_, '_>, cache: &mut ScrapeCache, out: &mut Vec<SinkSample>) -> Result<(), ScrapeError> {
+    let decoder = FamilyDecoder::new(body);
+    for (index, msg) in decoder.enumerate() {
+        let msg = msg.map_err(parse_error)?;
+        // The conversion only knows the message, not where it started in the body, so its
+        // errors are located by family instead.
+        let fam = family_from_message(&msg, 0).map_err(|e| ScrapeError::Parse {
+            position: format!("protobuf metric family #{} ({:?})", index + 1, msg.name),
+            message: e.message().to_string(),
+        })?;
+        for m in &fam.metrics {
+            let base = || m.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            let ts = m.timestamp_ms;
+            if let Some(h) = &m.native_histogram {
+                let value = SinkValue::Histogram(Arc::new((**h).clone()));
+                add_sample(state, cache, out, &fam.name, base(), ts, value)?;
+                if !state.settings.always_scrape_classic_histograms {
+                    continue;
+                }
+            }
+            match &m.value {
+                MetricValue::Simple(v) => add_sample(state, cache, out, &fam.name, base(), ts, SinkValue::Float(*v))?,
+                MetricValue::Summary { count, sum, quantiles } => {
+                    for (q, v) in quantiles {
+                        let bound = format_bound(*q);
+                        let mut pairs: Vec<(&str, &str)> = base().collect();
+                        pairs.push(("quantile", &bound));
+                        add_sample(state, cache, out, &fam.name, pairs.iter().copied(), ts, SinkValue::Float(*v))?;
+                    }
+                    add_sample(state, cache, out, &format!("{}_sum", fam.name), base(), ts, SinkValue::Float(*sum))?;
+                    add_sample(state, cache, out, &format!("{}_count", fam.name), base(), ts, SinkValue::Float(*count))?;
+                }
+                MetricValue::Histogram { count, sum, buckets } => {
+                    let bucket_name = format!("{}_bucket", fam.name);
+                    let mut saw_inf = false;
+                    for (le, c) in buckets {
+                        saw_inf |= *le == f64::INFINITY;
+                        let bound = format_bound(*le);
+                        let mut pairs: Vec<(&str, &str)> = base().collect();
+                        pairs.push(("le", &bound));
+                        add_sample(state, cache, out, &bucket_name, pairs.iter().copied(), ts, SinkValue::Float(*c))?;
+                    }
+                    if !saw_inf && (!buckets.is_empty() || m.native_histogram.is_none()) {
+                        let labels = base().chain([("le", "+Inf")]);
+                        add_sample(state, cache, out, &bucket_name, labels, ts, SinkValue::Float(*count))?;
+                    }
+                    add_sample(state, cache, out, &format!("{}_sum", fam.name), base(), ts, SinkValue::Float(*sum))?;
+                    add_sample(state, cache, out, &format!("{}_count", fam.name), base(), ts, SinkValue::Float(*count))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds the final labels of a series seen for the first time: exposed labels, target labels
+/// per `honor_labels`, then metric relabeling. `None` means relabeling dropped it.
+fn build_labels<'l>(settings: &IngestSettings<'_>, name: &str, labels: impl Iterator<Item = (&'l str, &'l str)>) -> Option<Labels> {
+    let mut b = LabelsBuilder::new();
+    b.set(METRIC_NAME, name);
+    for (n, v) in labels {
+        b.set(n, v);
+    }
+    if settings.honor_labels {
+        for l in settings.target_labels.iter() {
+            if b.get(&l.name).is_none() {
+                b.set(l.name.clone(), l.value.clone());
+            }
+        }
+    } else {
+        // Exposed labels that clash with target labels are kept as `exported_<name>` (with
+        // more prefixes while that name is taken too), as Prometheus does.
+        let mut conflicts = Vec::new();
+        for l in settings.target_labels.iter() {
+            if let Some(v) = b.get(&l.name) {
+                conflicts.push((l.name.to_string(), v.to_string()));
+            }
+            b.set(l.name.clone(), l.value.clone());
+        }
+        for (name, value) in conflicts {
+            let mut new_name = format!("exported_{name}");
+            while b.get(&new_name).is_some() {
+                new_name = format!("exported_{new_name}");
+            }
+            b.set(new_name, value);
+        }
+    }
+    if !relabel::process_builder(&mut b, settings.metric_relabel_configs) {
+        return None;
+    }
+    Some(b.build())
+}
+
+/// Checks `label_limit`, `label_name_length_limit` and `label_value_length_limit`, with
+/// Prometheus's messages.
+fn check_label_limits(settings: &IngestSettings<'_>, labels: &Labels) -> Result<(), ScrapeError> {
+    let metric: String = labels.metric_name().unwrap_or("").chars().take(50).collect();
+    if settings.label_limit > 0 && labels.len() as u64 > settings.label_limit {
+        return Err(ScrapeError::LabelLimit(format!(
+            "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {})",
+            labels.len(),
+            settings.label_limit
+        )));
+    }
+    for l in labels.iter() {
+        let name_len = l.name.chars().count() as u64;
+        if settings.label_name_length_limit > 0 && name_len > settings.label_name_length_limit {
+            let short: String = l.name.chars().take(50).collect();
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_name_length_limit exceeded (metric: {metric}, label name: {short}, length: {name_len}, limit: {})",
+                settings.label_name_length_limit
+            )));
+        }
+        let value_len = l.value.chars().count() as u64;
+        if settings.label_value_length_limit > 0 && value_len > settings.label_value_length_limit {
+            let short: String = l.value.chars().take(50).collect();
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_value_length_limit exceeded (metric: {metric}, label name: {}, value: {short:?}, length: {value_len}, limit: {})",
+                l.name, settings.label_value_length_limit
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn add_sample<'l>(
+    state: &mut State<'_, '_>,
+    cache: &mut ScrapeCache,
+    out: &mut Vec<SinkSample>,
+    name: &str,
+    labels: impl Iterator<Item = (&'l str, &'l str)> + Clone,
+    timestamp_ms: Option<i64>,
+    value: SinkValue,
+) -> Result<(), ScrapeError> {
+    state.counts.scraped += 1;
+    let settings = state.settings;
+    let explicit = timestamp_ms.is_some() && settings.honor_timestamps;
+    let t = if settings.honor_timestamps { timestamp_ms.unwrap_or(state.scrape_time_ms) } else { state.scrape_time_ms };
+    let iter = cache.iteration();
+    cache.key_for(name, labels.clone());
+    let final_labels = match cache.get_current() {
+        Some(entry) => {
+            if !ScrapeCache::touch(entry, iter, explicit) {
+                // The same series twice in one body: Prometheus keeps the first sample.
+                return Ok(());
+            }
+            match &entry.labels {
+                Some(l) => l.clone(),
+                None => return Ok(()),
+            }
+        }
+        None => {
+            let built = build_labels(settings, name, labels);
+            if let Some(l) = &built {
+                check_label_limits(settings, l)?;
+            }
+            cache.insert_current(built.clone(), explicit);
+            match built {
+                Some(l) => {
+                    state.counts.series_added += 1;
+                    l
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    state.counts.post_relabel += 1;
+    if settings.sample_limit > 0 && state.counts.post_relabel > settings.sample_limit {
+        // Keep counting so the error can say how many samples there were.
+        state.over_limit = true;
+        return Ok(());
+    }
+    out.push(SinkSample { labels: final_labels, t, value });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings<'a>(target: &'a Labels, relabel: &'a [RelabelConfig]) -> IngestSettings<'a> {
+        IngestSettings {
+            target_labels: target,
+            honor_labels: false,
+            honor_timestamps: true,
+            metric_relabel_configs: relabel,
+            sample_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            always_scrape_classic_histograms: false,
+        }
+    }
+
+    fn run(body: &str, s: &IngestSettings<'_>, cache: &mut ScrapeCache) -> Result<(IngestCounts, Vec<SinkSample>), ScrapeError> {
+        cache.begin();
+        let mut out = Vec::new();
+        let counts = ingest(body.as_bytes(), ExpositionFormat::PrometheusText, 1000, s, cache, &mut out)?;
+        Ok((counts, out))
+    }
+
+    #[test]
+    fn target_labels_and_exported_conflicts() {
+        let target = Labels::from_pairs([("job", "node"), ("instance", "h:1")]);
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        let (counts, out) = run("a{job=\"x\",exported_job=\"y\"} 1\nb 2 5000\n", &s, &mut cache).unwrap_or_default();
+        assert_eq!(counts, IngestCounts { scraped: 2, post_relabel: 2, series_added: 2 });
+        assert_eq!(out[0].labels.get("job"), Some("node"));
+        assert_eq!(out[0].labels.get("exported_job"), Some("y"));
+        assert_eq!(out[0].labels.get("exported_exported_job"), Some("x"));
+        assert_eq!(out[1].t, 5000);
+        assert_eq!(out[0].t, 1000);
+
+        let honor = IngestSettings { honor_labels: true, honor_timestamps: false, ..settings(&target, &[]) };
+        let mut cache = ScrapeCache::new();
+        let (_, out) = run("a{job=\"x\"} 1\nb 2 5000\n", &honor, &mut cache).unwrap_or_default();
+        assert_eq!(out[0].labels.get("job"), Some("x"));
+        assert_eq!(out[0].labels.get("instance"), Some("h:1"));
+        assert_eq!(out[1].t, 1000);
+    }
+
+    #[test]
+    fn cache_reuses_label_sets_and_tracks_additions() {
+        let target = Labels::from_pairs([("job", "j")]);
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        let (_, first) = run("a 1\nb 2\n", &s, &mut cache).unwrap_or_default();
+        let (counts, second) = run("a 1\nb 2\nc 3\n", &s, &mut cache).unwrap_or_default();
+        assert_eq!(counts.series_added, 1);
+        assert_eq!(cache.len(), 3);
+        // Same Arc-backed label set: equal and cheap.
+        assert_eq!(first[0].labels, second[0].labels);
+        let mut gone = Vec::new();
+        cache.begin();
+        let mut out = Vec::new();
+        let _ = ingest(b"a 1\n", ExpositionFormat::PrometheusText, 2000, &s, &mut cache, &mut out);
+        cache.disappeared(false, &mut gone);
+        let mut names: Vec<&str> = gone.iter().filter_map(|l| l.metric_name()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["b", "c"]);
+    }
+
+    #[test]
+    fn metric_relabeling_drops_and_counts() {
+        let target = Labels::empty();
+        let rules: Vec<RelabelConfig> = serde_saphyr::from_str("- source_labels: [__name__]\n  regex: 'go_.*'\n  action: drop\n").unwrap_or_default();
+        let s = settings(&target, &rules);
+        let mut cache = ScrapeCache::new();
+        let (counts, out) = run("go_x 1\ngo_y 1\nkeep 1\n", &s, &mut cache).unwrap_or_default();
+        assert_eq!((counts.scraped, counts.post_relabel, out.len()), (3, 1, 1));
+        let (counts, _) = run("go_x 1\ngo_y 1\nkeep 1\n", &s, &mut cache).unwrap_or_default();
+        assert_eq!((counts.scraped, counts.post_relabel, counts.series_added), (3, 1, 0));
+    }
+
+    #[test]
+    fn limits_fail_the_scrape() {
+        let target = Labels::from_pairs([("job", "j")]);
+        let s = IngestSettings { sample_limit: 2, ..settings(&target, &[]) };
+        let err = run("a 1\nb 1\nc 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "sample limit exceeded: 3 samples, sample_limit is 2");
+        let s = IngestSettings { label_limit: 2, ..settings(&target, &[]) };
+        let err = run("a{x=\"1\",y=\"2\"} 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "label_limit exceeded (metric: a, number of labels: 4, limit: 2)");
+        let s = IngestSettings { label_value_length_limit: 3, ..settings(&target, &[]) };
+        let err = run("a{x=\"long\"} 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "label_value_length_limit exceeded (metric: a, label name: x, value: \"long\", length: 4, limit: 3)");
+        let s = IngestSettings { label_name_length_limit: 3, ..settings(&target, &[]) };
+        let err = run("a{long=\"x\"} 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with("label_name_length_limit exceeded (metric: a, label name: __name__"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_have_positions() {
+        let target = Labels::empty();
+        let s = settings(&target, &[]);
+        let err = run("ok 1\nbad{ 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with("parse error at line 2, column "), "{err}");
+    }
+
+    #[test]
+    fn openmetrics_created_series_are_skipped() {
+        let target = Labels::empty();
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        cache.begin();
+        let body = "# TYPE c counter\nc_total 1\nc_created 1700000000\n# TYPE g gauge\ng_created 5\n# EOF\n";
+        let mut out = Vec::new();
+        let counts = ingest(body.as_bytes(), ExpositionFormat::OpenMetrics1_0_0, 1, &s, &mut cache, &mut out);
+        let names: Vec<&str> = out.iter().filter_map(|x| x.labels.metric_name()).collect();
+        assert_eq!(names, ["c_total", "g_created"], "{counts:?}");
+    }
+
+    #[test]
+    fn protobuf_bodies_are_expanded() {
+        let mut fam = pharos_model::MetricFamily::new("rpc_seconds", "h", MetricType::Histogram);
+        fam.metrics.push(pharos_model::Metric::new(
+            vec![("svc".into(), "a".into())],
+            MetricValue::Histogram { count: 3.0, sum: 1.5, buckets: vec![(0.5, 1.0), (1.0, 2.0)] },
+        ));
+        let mut body = Vec::new();
+        pharos_model::protobuf::encode_families(&[fam], &mut body);
+        let target = Labels::empty();
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        cache.begin();
+        let mut out = Vec::new();
+        let counts = ingest(&body, ExpositionFormat::ProtobufDelimited, 1, &s, &mut cache, &mut out).unwrap_or_default();
+        assert_eq!(counts.scraped, 5);
+        let les: Vec<&str> = out.iter().filter_map(|x| x.labels.get("le")).collect();
+        assert_eq!(les, ["0.5", "1.0", "+Inf"]);
+    }
+}

@@ -1,0 +1,70 @@
+//! Where scraped samples go: a small trait the server implements on top of the TSDB, and an
+//! in-memory implementation for tests and benchmarks.
+
+use std::sync::{Arc, Mutex};
+
+use pharos_model::{FloatHistogram, Labels};
+
+/// A sample value: a float (possibly the staleness marker) or a native histogram.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SinkValue {
+    /// A float sample.
+    Float(f64),
+    /// A native histogram sample.
+    Histogram(Arc<FloatHistogram>),
+}
+
+/// One sample for one series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SinkSample {
+    /// The complete label set, metric name included. Cloning it is a reference-count bump:
+    /// the scrape cache hands out the same label set on every scrape.
+    pub labels: Labels,
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The value.
+    pub value: SinkValue,
+}
+
+/// Why the sink refused a batch; the scrape is then reported as failed with this text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// Receives the samples of each scrape, in one call per scrape, so that a storage engine can
+/// commit them atomically: either the whole scrape is stored or none of it.
+pub trait ScrapeSink: Send + Sync + 'static {
+    /// Stores one scrape's samples (including report series and staleness markers).
+    fn append_batch(&self, samples: &[SinkSample]) -> Result<(), SinkError>;
+}
+
+/// Keeps every sample in memory, in arrival order.
+#[derive(Default)]
+pub struct MemorySink {
+    samples: Mutex<Vec<SinkSample>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything received so far.
+    pub fn samples(&self) -> Vec<SinkSample> {
+        self.samples.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Samples of the series whose metric name is `name`, in arrival order.
+    pub fn series_named(&self, name: &str) -> Vec<SinkSample> {
+        self.samples().into_iter().filter(|s| s.labels.metric_name() == Some(name)).collect()
+    }
+}
+
+impl ScrapeSink for MemorySink {
+    fn append_batch(&self, samples: &[SinkSample]) -> Result<(), SinkError> {
+        let mut guard = self.samples.lock().map_err(|_| SinkError("memory sink poisoned".into()))?;
+        guard.extend_from_slice(samples);
+        Ok(())
+    }
+}
