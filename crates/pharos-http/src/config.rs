@@ -252,10 +252,14 @@ impl TlsConfig {
             return Err(invalid("at most one of ca and ca_file must be configured"));
         }
         if !self.cert.is_empty() && self.cert_file.is_some() {
-            return Err(invalid("at most one of cert and cert_file must be configured"));
+            return Err(invalid(
+                "at most one of cert and cert_file must be configured",
+            ));
         }
         if !self.key.is_empty() && self.key_file.is_some() {
-            return Err(invalid("at most one of key and key_file must be configured"));
+            return Err(invalid(
+                "at most one of key and key_file must be configured",
+            ));
         }
         let has_cert = !self.cert.is_empty() || self.cert_file.is_some();
         let has_key = !self.key.is_empty() || self.key_file.is_some();
@@ -267,7 +271,9 @@ impl TlsConfig {
         }
         if let (Some(min), Some(max)) = (self.min_version, self.max_version) {
             if (min as u8) > (max as u8) {
-                return Err(invalid(format!("tls_config.max_version {max:?} is lower than min_version {min:?}")));
+                return Err(invalid(format!(
+                    "tls_config.max_version {max:?} is lower than min_version {min:?}"
+                )));
             }
         }
         Ok(())
@@ -281,20 +287,34 @@ impl TlsConfig {
     }
 }
 
-fn validate_proxy(proxy_url: &Option<String>, no_proxy: &Option<String>, from_env: bool) -> Result<(), HttpConfigError> {
+fn validate_proxy(
+    proxy_url: &Option<String>,
+    no_proxy: &Option<String>,
+    from_env: bool,
+) -> Result<(), HttpConfigError> {
     if from_env && proxy_url.is_some() {
-        return Err(invalid("if proxy_from_environment is configured, proxy_url must not be configured"));
+        return Err(invalid(
+            "if proxy_from_environment is configured, proxy_url must not be configured",
+        ));
     }
     if from_env && no_proxy.is_some() {
-        return Err(invalid("if proxy_from_environment is configured, no_proxy must not be configured"));
+        return Err(invalid(
+            "if proxy_from_environment is configured, no_proxy must not be configured",
+        ));
     }
     if no_proxy.is_some() && proxy_url.is_none() {
-        return Err(invalid("if no_proxy is configured, proxy_url must also be configured"));
+        return Err(invalid(
+            "if no_proxy is configured, proxy_url must also be configured",
+        ));
     }
     if let Some(url) = proxy_url {
-        let ok = url.starts_with("http://") || url.starts_with("https://") || url.starts_with("socks5://");
+        let ok = url.starts_with("http://")
+            || url.starts_with("https://")
+            || url.starts_with("socks5://");
         if !ok || url.len() <= "http://".len() {
-            return Err(invalid(format!("invalid proxy_url {url:?}: expected a URL such as http://proxy:3128")));
+            return Err(invalid(format!(
+                "invalid proxy_url {url:?}: expected a URL such as http://proxy:3128"
+            )));
         }
     }
     Ok(())
@@ -306,23 +326,34 @@ impl HttpClientConfig {
     pub fn validate(&mut self) -> Result<(), HttpConfigError> {
         let has_bearer = !self.bearer_token.is_empty() || self.bearer_token_file.is_some();
         if !self.bearer_token.is_empty() && self.bearer_token_file.is_some() {
-            return Err(invalid("at most one of bearer_token & bearer_token_file must be configured"));
+            return Err(invalid(
+                "at most one of bearer_token & bearer_token_file must be configured",
+            ));
         }
         if let Some(ba) = &self.basic_auth {
             if !ba.username.is_empty() && ba.username_file.is_some() {
-                return Err(invalid("at most one of basic_auth username & username_file must be configured"));
+                return Err(invalid(
+                    "at most one of basic_auth username & username_file must be configured",
+                ));
             }
             if !ba.password.is_empty() && ba.password_file.is_some() {
-                return Err(invalid("at most one of basic_auth password & password_file must be configured"));
+                return Err(invalid(
+                    "at most one of basic_auth password & password_file must be configured",
+                ));
             }
         }
-        let auth_count = [self.basic_auth.is_some(), self.oauth2.is_some(), has_bearer].iter().filter(|b| **b).count();
+        let auth_count = [self.basic_auth.is_some(), self.oauth2.is_some(), has_bearer]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if auth_count > 1 {
             return Err(invalid("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"));
         }
         if let Some(auth) = &mut self.authorization {
             if has_bearer {
-                return Err(invalid("authorization is not compatible with bearer_token & bearer_token_file"));
+                return Err(invalid(
+                    "authorization is not compatible with bearer_token & bearer_token_file",
+                ));
             }
             if !auth.credentials.is_empty() && auth.credentials_file.is_some() {
                 return Err(invalid("at most one of authorization credentials & credentials_file must be configured"));
@@ -332,10 +363,14 @@ impl HttpClientConfig {
                 auth.auth_type = "Bearer".to_string();
             }
             if auth.auth_type.eq_ignore_ascii_case("basic") {
-                return Err(invalid("authorization type cannot be set to \"basic\", use \"basic_auth\" instead"));
+                return Err(invalid(
+                    "authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
+                ));
             }
             if self.basic_auth.is_some() || self.oauth2.is_some() {
-                return Err(invalid("at most one of basic_auth, oauth2 & authorization must be configured"));
+                return Err(invalid(
+                    "at most one of basic_auth, oauth2 & authorization must be configured",
+                ));
             }
         } else if has_bearer {
             self.authorization = Some(Authorization {
@@ -349,7 +384,9 @@ impl HttpClientConfig {
                 return Err(invalid("oauth2 client_id must be configured"));
             }
             if !o.client_secret.is_empty() && o.client_secret_file.is_some() {
-                return Err(invalid("at most one of oauth2 client_secret & client_secret_file must be configured"));
+                return Err(invalid(
+                    "at most one of oauth2 client_secret & client_secret_file must be configured",
+                ));
             }
             if o.token_url.is_empty() {
                 return Err(invalid("oauth2 token_url must be configured"));
@@ -409,7 +446,10 @@ mod tests {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(c.basic_auth.as_ref().map(|b| b.username.as_str()), Some("u"));
+        assert_eq!(
+            c.basic_auth.as_ref().map(|b| b.username.as_str()),
+            Some("u")
+        );
         assert_eq!(c.tls_config.min_version, Some(TlsVersion::TLS13));
         assert!(!c.follow_redirects && !c.enable_http2);
     }
@@ -457,9 +497,13 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_config_directory() {
-        let mut c = load("bearer_token_file: tok\ntls_config: {ca_file: ca.pem}\n").unwrap_or_default();
+        let mut c =
+            load("bearer_token_file: tok\ntls_config: {ca_file: ca.pem}\n").unwrap_or_default();
         c.set_directory(Path::new("/etc/pharos"));
-        assert_eq!(c.tls_config.ca_file.as_deref(), Some(Path::new("/etc/pharos/ca.pem")));
+        assert_eq!(
+            c.tls_config.ca_file.as_deref(),
+            Some(Path::new("/etc/pharos/ca.pem"))
+        );
         let file = c.authorization.and_then(|a| a.credentials_file);
         assert_eq!(file.as_deref(), Some(Path::new("/etc/pharos/tok")));
     }

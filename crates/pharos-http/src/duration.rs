@@ -101,11 +101,16 @@ impl FromStr for PromDuration {
             let (num, after) = rest.split_at(digits);
             let unit_len = after.iter().take_while(|b| b.is_ascii_alphabetic()).count();
             let (unit, after) = after.split_at(unit_len);
-            let pos = UNITS[next_unit..].iter().position(|(u, _)| u.as_bytes() == unit).ok_or_else(invalid)?;
+            let pos = UNITS[next_unit..]
+                .iter()
+                .position(|(u, _)| u.as_bytes() == unit)
+                .ok_or_else(invalid)?;
             let (_, unit_ms) = UNITS[next_unit + pos];
             next_unit += pos + 1;
             let num = std::str::from_utf8(num).map_err(|_| invalid())?;
-            let n: u64 = num.parse().map_err(|_| DurationError::OutOfRange(s.to_string()))?;
+            let n: u64 = num
+                .parse()
+                .map_err(|_| DurationError::OutOfRange(s.to_string()))?;
             total_ms = n
                 .checked_mul(unit_ms)
                 .and_then(|v| total_ms.checked_add(v))
@@ -199,23 +204,46 @@ mod tests {
             ("1h30m10s5ms", 5_410_005),
         ];
         for (s, ms) in cases {
-            assert_eq!(s.parse::<PromDuration>().map(PromDuration::as_millis), Ok(ms), "{s}");
+            assert_eq!(
+                s.parse::<PromDuration>().map(PromDuration::as_millis),
+                Ok(ms),
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn rejects_bad_strings_with_clear_errors() {
         assert_eq!("".parse::<PromDuration>(), Err(DurationError::Empty));
-        for bad in ["15", "1.5s", "s", "1s1m", "1m1m", "-1s", "1 s", "1S", "1sms", "10x"] {
-            assert_eq!(bad.parse::<PromDuration>(), Err(DurationError::Invalid(bad.into())), "{bad}");
+        for bad in [
+            "15", "1.5s", "s", "1s1m", "1m1m", "-1s", "1 s", "1S", "1sms", "10x",
+        ] {
+            assert_eq!(
+                bad.parse::<PromDuration>(),
+                Err(DurationError::Invalid(bad.into())),
+                "{bad}"
+            );
         }
-        assert!(matches!("99999999999999999999y".parse::<PromDuration>(), Err(DurationError::OutOfRange(_))));
-        assert!(matches!("300y".parse::<PromDuration>(), Err(DurationError::OutOfRange(_))));
+        assert!(matches!(
+            "99999999999999999999y".parse::<PromDuration>(),
+            Err(DurationError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            "300y".parse::<PromDuration>(),
+            Err(DurationError::OutOfRange(_))
+        ));
     }
 
     #[test]
     fn prints_like_prometheus() {
-        for (ms, s) in [(0, "0s"), (90_000, "1m30s"), (86_400_000, "1d"), (604_800_000, "1w"), (691_200_000, "8d"), (1_500, "1s500ms")] {
+        for (ms, s) in [
+            (0, "0s"),
+            (90_000, "1m30s"),
+            (86_400_000, "1d"),
+            (604_800_000, "1w"),
+            (691_200_000, "8d"),
+            (1_500, "1s500ms"),
+        ] {
             assert_eq!(PromDuration::from_millis(ms).to_string(), s);
         }
     }

@@ -15,7 +15,9 @@ mod oauth2;
 mod tls;
 
 pub use client::{ClientOptions, HttpClient};
-pub use config::{Authorization, BasicAuth, HttpClientConfig, OAuth2, Secret, TlsConfig, TlsVersion};
+pub use config::{
+    Authorization, BasicAuth, HttpClientConfig, OAuth2, Secret, TlsConfig, TlsVersion,
+};
 pub use duration::{DurationError, PromDuration};
 pub use error::{AuthError, HttpConfigError};
 pub use reqwest;

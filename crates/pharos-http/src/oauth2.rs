@@ -44,7 +44,9 @@ fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(b)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(b))
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -54,13 +56,19 @@ fn form_encode(s: &str) -> String {
 
 impl TokenSource {
     pub(crate) fn new(cfg: OAuth2, client: reqwest::Client) -> Self {
-        TokenSource { cfg, client, cached: Mutex::new(None) }
+        TokenSource {
+            cfg,
+            client,
+            cached: Mutex::new(None),
+        }
     }
 
     /// The `Authorization` header value, fetching a new token when the cached one is stale.
     pub(crate) async fn header_value(&self) -> Result<String, AuthError> {
         let mut cached = self.cached.lock().await;
-        let fresh = cached.as_ref().filter(|t| t.expires.is_none_or(|e| Instant::now() + EXPIRY_MARGIN < e));
+        let fresh = cached
+            .as_ref()
+            .filter(|t| t.expires.is_none_or(|e| Instant::now() + EXPIRY_MARGIN < e));
         let token = match fresh {
             Some(t) => t.clone(),
             None => {
@@ -69,16 +77,28 @@ impl TokenSource {
                 t
             }
         };
-        let kind = if token.token_type.is_empty() || token.token_type.eq_ignore_ascii_case("bearer") { "Bearer" } else { &token.token_type };
+        let kind = if token.token_type.is_empty() || token.token_type.eq_ignore_ascii_case("bearer")
+        {
+            "Bearer"
+        } else {
+            &token.token_type
+        };
         Ok(format!("{kind} {}", token.access_token))
     }
 
     async fn fetch(&self) -> Result<Token, AuthError> {
         let url = &self.cfg.token_url;
-        let err = |message: String| AuthError::OAuth2 { url: url.clone(), message };
+        let err = |message: String| AuthError::OAuth2 {
+            url: url.clone(),
+            message,
+        };
         let secret = match &self.cfg.client_secret_file {
             Some(path) => std::fs::read_to_string(path)
-                .map_err(|source| AuthError::ReadFile { what: "oauth2 client_secret", path: path.clone(), source })?
+                .map_err(|source| AuthError::ReadFile {
+                    what: "oauth2 client_secret",
+                    path: path.clone(),
+                    source,
+                })?
                 .trim()
                 .to_string(),
             None => self.cfg.client_secret.expose().to_string(),
@@ -92,7 +112,11 @@ impl TokenSource {
         }
         // Client credentials go in the Authorization header (RFC 6749 section 2.3.1), each
         // part form-encoded first as the RFC requires.
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", form_encode(&self.cfg.client_id), form_encode(&secret)));
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            form_encode(&self.cfg.client_id),
+            form_encode(&secret)
+        ));
         let resp = self
             .client
             .post(url)
@@ -109,14 +133,18 @@ impl TokenSource {
             let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
             return Err(err(format!("HTTP {status}: {text}")));
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| err(format!("invalid token response: {e}")))?;
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| err(format!("invalid token response: {e}")))?;
         if parsed.access_token.is_empty() {
             return Err(err("token response has an empty access_token".into()));
         }
         Ok(Token {
             token_type: parsed.token_type,
             access_token: parsed.access_token,
-            expires: parsed.expires_in.filter(|s| *s > 0).map(|s| Instant::now() + Duration::from_secs(s)),
+            expires: parsed
+                .expires_in
+                .filter(|s| *s > 0)
+                .map(|s| Instant::now() + Duration::from_secs(s)),
         })
     }
 }

@@ -25,15 +25,25 @@ const SYSTEM_CA_FILES: [&str; 6] = [
 ];
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, HttpConfigError> {
-    std::fs::read(path).map_err(|source| HttpConfigError::ReadFile { what, path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| HttpConfigError::ReadFile {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn certs(what: &'static str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, HttpConfigError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| HttpConfigError::Pem { what, message: e.to_string() })?;
+        .map_err(|e| HttpConfigError::Pem {
+            what,
+            message: e.to_string(),
+        })?;
     if certs.is_empty() {
-        return Err(HttpConfigError::Pem { what, message: "no PEM certificate found".into() });
+        return Err(HttpConfigError::Pem {
+            what,
+            message: "no PEM certificate found".into(),
+        });
     }
     Ok(certs)
 }
@@ -46,7 +56,10 @@ fn roots(cfg: &TlsConfig) -> Result<RootCertStore, HttpConfigError> {
         read("ca", path)?
     } else {
         let env_file = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-        let found = env_file.into_iter().chain(SYSTEM_CA_FILES.iter().map(std::path::PathBuf::from)).find_map(|p| std::fs::read(p).ok());
+        let found = env_file
+            .into_iter()
+            .chain(SYSTEM_CA_FILES.iter().map(std::path::PathBuf::from))
+            .find_map(|p| std::fs::read(p).ok());
         match found {
             Some(pem) => pem,
             // No system bundle: an empty store fails every verification with a clear
@@ -60,12 +73,17 @@ fn roots(cfg: &TlsConfig) -> Result<RootCertStore, HttpConfigError> {
         let _ = store.add(cert);
     }
     if store.is_empty() {
-        return Err(HttpConfigError::Pem { what: "ca", message: "no usable CA certificate found".into() });
+        return Err(HttpConfigError::Pem {
+            what: "ca",
+            message: "no usable CA certificate found".into(),
+        });
     }
     Ok(store)
 }
 
-fn client_identity(cfg: &TlsConfig) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, HttpConfigError> {
+fn client_identity(
+    cfg: &TlsConfig,
+) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, HttpConfigError> {
     let cert_pem = if !cfg.cert.is_empty() {
         cfg.cert.as_bytes().to_vec()
     } else if let Some(path) = &cfg.cert_file {
@@ -78,22 +96,34 @@ fn client_identity(cfg: &TlsConfig) -> Result<Option<(Vec<CertificateDer<'static
     } else if let Some(path) = &cfg.key_file {
         read("key", path)?
     } else {
-        return Err(HttpConfigError::Invalid("client certificate configured without a key".into()));
+        return Err(HttpConfigError::Invalid(
+            "client certificate configured without a key".into(),
+        ));
     };
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| HttpConfigError::Pem { what: "key", message: e.to_string() })?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| HttpConfigError::Pem {
+        what: "key",
+        message: e.to_string(),
+    })?;
     Ok(Some((certs("cert", &cert_pem)?, key)))
 }
 
 /// Builds the rustls configuration for `cfg`, advertising HTTP/2 through ALPN only when asked.
-pub(crate) fn client_config(cfg: &TlsConfig, enable_http2: bool) -> Result<ClientConfig, HttpConfigError> {
+pub(crate) fn client_config(
+    cfg: &TlsConfig,
+    enable_http2: bool,
+) -> Result<ClientConfig, HttpConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // rustls implements TLS 1.2 and 1.3 only; older minimums therefore mean 1.2.
-    let versions: &[&'static rustls::SupportedProtocolVersion] = match (cfg.min_version, cfg.max_version) {
-        (Some(TlsVersion::TLS13), _) => &[&rustls::version::TLS13],
-        (_, Some(TlsVersion::TLS12 | TlsVersion::TLS11 | TlsVersion::TLS10)) => &[&rustls::version::TLS12],
-        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
-    };
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let versions: &[&'static rustls::SupportedProtocolVersion] =
+        match (cfg.min_version, cfg.max_version) {
+            (Some(TlsVersion::TLS13), _) => &[&rustls::version::TLS13],
+            (_, Some(TlsVersion::TLS12 | TlsVersion::TLS11 | TlsVersion::TLS10)) => {
+                &[&rustls::version::TLS12]
+            }
+            _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        };
+    let builder =
+        ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
     let verifier: Arc<dyn ServerCertVerifier> = if cfg.insecure_skip_verify {
         Arc::new(AcceptAnyCertificate { provider })
     } else {
@@ -103,17 +133,30 @@ pub(crate) fn client_config(cfg: &TlsConfig, enable_http2: bool) -> Result<Clien
         if cfg.server_name.is_empty() {
             webpki
         } else {
-            let name = ServerName::try_from(cfg.server_name.clone())
-                .map_err(|_| HttpConfigError::Invalid(format!("invalid tls_config.server_name {:?}", cfg.server_name)))?;
-            Arc::new(FixedServerName { inner: webpki, name })
+            let name = ServerName::try_from(cfg.server_name.clone()).map_err(|_| {
+                HttpConfigError::Invalid(format!(
+                    "invalid tls_config.server_name {:?}",
+                    cfg.server_name
+                ))
+            })?;
+            Arc::new(FixedServerName {
+                inner: webpki,
+                name,
+            })
         }
     };
-    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let mut config = match client_identity(cfg)? {
         Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = if enable_http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    config.alpn_protocols = if enable_http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(config)
 }
 
@@ -134,14 +177,25 @@ impl ServerCertVerifier for FixedServerName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner.verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.inner.verify_tls12_signature(message, cert, dss)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         self.inner.verify_tls13_signature(message, cert, dss)
     }
 
@@ -169,16 +223,38 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -193,23 +269,45 @@ mod tests {
 
     #[test]
     fn missing_ca_file_names_the_file() {
-        let cfg = TlsConfig { ca_file: Some("/nonexistent/ca.pem".into()), ..TlsConfig::default() };
-        let err = client_config(&cfg, true).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("unable to read ca file /nonexistent/ca.pem"), "{err}");
+        let cfg = TlsConfig {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..TlsConfig::default()
+        };
+        let err = client_config(&cfg, true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("unable to read ca file /nonexistent/ca.pem"),
+            "{err}"
+        );
     }
 
     #[test]
     fn garbage_ca_is_rejected() {
-        let cfg = TlsConfig { ca: "not a certificate".into(), ..TlsConfig::default() };
-        let err = client_config(&cfg, true).err().map(|e| e.to_string()).unwrap_or_default();
+        let cfg = TlsConfig {
+            ca: "not a certificate".into(),
+            ..TlsConfig::default()
+        };
+        let err = client_config(&cfg, true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("unable to load ca"), "{err}");
     }
 
     #[test]
     fn insecure_and_server_name_build() {
-        let cfg = TlsConfig { insecure_skip_verify: true, min_version: Some(TlsVersion::TLS13), ..TlsConfig::default() };
+        let cfg = TlsConfig {
+            insecure_skip_verify: true,
+            min_version: Some(TlsVersion::TLS13),
+            ..TlsConfig::default()
+        };
         assert!(client_config(&cfg, false).is_ok());
-        let cfg = TlsConfig { server_name: "example.org".into(), ..TlsConfig::default() };
+        let cfg = TlsConfig {
+            server_name: "example.org".into(),
+            ..TlsConfig::default()
+        };
         assert!(client_config(&cfg, false).is_ok());
     }
 }

@@ -183,12 +183,22 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let format = choose_format(accept, state.openmetrics);
-    let mut body = String::with_capacity(64 * 1024);
-    if format.is_openmetrics() {
-        pharos_model::write::write_openmetrics(&families, &mut body);
-    } else {
-        pharos_model::write::write_text(&families, &mut body);
-    }
+    let body: Vec<u8> = match format {
+        ExpositionFormat::ProtobufDelimited => {
+            let mut out = Vec::with_capacity(64 * 1024);
+            pharos_model::protobuf::encode_families(&families, &mut out);
+            out
+        }
+        f => {
+            let mut out = String::with_capacity(64 * 1024);
+            if f.is_openmetrics() {
+                pharos_model::write::write_openmetrics(&families, &mut out);
+            } else {
+                pharos_model::write::write_text(&families, &mut out);
+            }
+            out.into_bytes()
+        }
+    };
 
     let gzip = accepts_gzip(
         headers
@@ -197,7 +207,7 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
             .unwrap_or(""),
     );
     let mut response = if gzip {
-        match gzip_bytes(body.as_bytes()) {
+        match gzip_bytes(&body) {
             Ok(compressed) => {
                 let mut r = Response::new(Body::from(compressed));
                 r.headers_mut()
@@ -220,17 +230,13 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
     response
 }
 
-/// The format to write for an `Accept` header. Protobuf is answered with text until a protobuf
-/// writer exists; every Prometheus version accepts text.
+/// The format to write for an `Accept` header, following Go's `expfmt.Negotiate` (or
+/// `NegotiateIncludingOpenMetrics` when OpenMetrics is enabled).
 fn choose_format(accept: &str, openmetrics: bool) -> ExpositionFormat {
-    let wanted = if openmetrics {
+    if openmetrics {
         pharos_model::negotiate(accept)
     } else {
         pharos_model::negotiate_without_openmetrics(accept)
-    };
-    match wanted {
-        ExpositionFormat::ProtobufDelimited => ExpositionFormat::PrometheusText,
-        other => other,
     }
 }
 
@@ -367,5 +373,10 @@ mod tests {
             ExpositionFormat::OpenMetrics1_0_0
         );
         assert_eq!(choose_format("", false), ExpositionFormat::PrometheusText);
+        let proto = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        assert_eq!(
+            choose_format(proto, false),
+            ExpositionFormat::ProtobufDelimited
+        );
     }
 }

@@ -37,4 +37,18 @@ pub struct CollectorOptions {
     /// `--collector.rapl.enable-zone-label`: label RAPL metrics with `rapl_zone` instead of
     /// putting the zone in the metric name.
     pub rapl_zone_label: bool,
+    /// `--collector.cpu.info.flags-include` (regex): export `node_cpu_flag_info` for the
+    /// matching `flags` of the first CPU; needs `cpu_info`.
+    pub cpu_info_flags_include: Option<String>,
+    /// `--collector.cpu.info.bugs-include` (regex): export `node_cpu_bug_info` for the matching
+    /// `bugs` of the first CPU; needs `cpu_info`.
+    pub cpu_info_bugs_include: Option<String>,
+    /// `--collector.stat.softirq`: also export `node_softirqs_total` per vector.
+    pub stat_softirq: bool,
+    /// `--collector.arp.device-include` (regex).
+    pub arp_device_include: Option<String>,
+    /// `--collector.arp.device-exclude` (regex).
+    pub arp_device_exclude: Option<String>,
+    /// `--collector.diskstats.device-include` (regex); replaces the exclude filter when set.
+    pub diskstats_device_include: Option<String>,
 }

@@ -299,6 +299,13 @@ pub fn binop(
             BinOp::Mul | BinOp::Div => {
                 let mut h = a.clone();
                 scale(&mut h, if op == BinOp::Mul { rf } else { 1.0 / rf });
+                if op == BinOp::Div && rf == 0.0 {
+                    // Division by zero leaves only the totals and the zero bucket.
+                    h.positive_spans.clear();
+                    h.positive_buckets.clear();
+                    h.negative_spans.clear();
+                    h.negative_buckets.clear();
+                }
                 Ok(Some((0.0, Some(Box::new(h)), true)))
             }
             _ => {
@@ -418,6 +425,10 @@ pub fn quantile(q: f64, h: &FloatHistogram) -> f64 {
     }
     let bs = buckets(h);
     let rank = q * h.count;
+    // NaN observations sit above every bucket: a rank among them has no value.
+    if nan_observations(h) > 0.0 && rank > bs.iter().map(|b| b.count).sum::<f64>() {
+        return f64::NAN;
+    }
     let mut cum = 0.0;
     let mut chosen: Option<Bucket> = None;
     let mut iter = bs.iter().filter(|b| b.count > 0.0).peekable();
@@ -474,6 +485,15 @@ pub fn quantile(q: f64, h: &FloatHistogram) -> f64 {
         return -(l * (u / l).powf(f));
     }
     b.lower * (b.upper / b.lower).powf(frac)
+}
+
+/// How many observations are NaN: a NaN sum with a count above the bucket total.
+pub fn nan_observations(h: &FloatHistogram) -> f64 {
+    if !h.sum.is_nan() {
+        return 0.0;
+    }
+    let regular: f64 = h.zero_count + h.positive_buckets.iter().sum::<f64>() + h.negative_buckets.iter().sum::<f64>();
+    (h.count - regular).max(0.0)
 }
 
 /// Fraction of observations between `lower` and `upper`: buckets fully inside count fully,
@@ -537,6 +557,23 @@ pub fn overlap(lower: f64, upper: f64, bl: f64, bu: f64, linear: bool) -> f64 {
     position(upper) - position(lower)
 }
 
+/// The share of bucket `[bl, bu]` kept by a trim to `[lo, hi]`. The observations of a bucket
+/// with an infinite bound are taken to lie at that infinite end.
+fn trim_share(lo: f64, hi: f64, bl: f64, bu: f64, linear: bool) -> f64 {
+    if hi <= bl || lo >= bu {
+        return 0.0;
+    }
+    if lo <= bl && hi >= bu {
+        return 1.0;
+    }
+    match (bl.is_infinite(), bu.is_infinite()) {
+        (true, true) => 0.0,
+        (false, true) => f64::from(u8::from(hi.is_infinite())),
+        (true, false) => f64::from(u8::from(lo.is_infinite())),
+        (false, false) => overlap(lo, hi, bl, bu, linear),
+    }
+}
+
 /// Keeps only the observations below (`keep_below`) or above `cutoff`, interpolating inside the
 /// bucket that contains it, and re-estimates the sum from the kept bucket ranges.
 pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram {
@@ -548,17 +585,19 @@ pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram
     let mut sum = 0.0;
     let mut count = 0.0;
     // Trims one bucket; returns the kept count.
-    let mut one = |c: f64, bl: f64, bu: f64, linear: bool| -> f64 {
+    // `rep_bl` is the lower bound used to estimate the kept observations' values (a first
+    // custom bucket with a positive bound is taken to start at 0).
+    let mut one = |c: f64, bl: f64, bu: f64, linear: bool, rep_bl: f64| -> f64 {
         if c == 0.0 {
             return 0.0;
         }
-        let share = overlap(lo, hi, bl, bu, linear);
+        let share = trim_share(lo, hi, bl, bu, linear);
         if share != 1.0 {
             all_kept = false;
         }
         let kept = c * share;
         if kept != 0.0 {
-            let (a, b) = (lo.max(bl), hi.min(bu));
+            let (a, b) = (lo.max(rep_bl), hi.min(bu));
             let rep = if a.is_infinite() {
                 b
             } else if b.is_infinite() {
@@ -583,16 +622,23 @@ pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram
             let i = i as usize;
             let mut bl = if i == 0 { f64::NEG_INFINITY } else { h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY) };
             let bu = h.custom_values.get(i).copied().unwrap_or(f64::INFINITY);
-            if i == 0 && bu > 0.0 {
+            // A first bucket with a positive finite bound is taken to start at 0, unless the
+            // cutoff is negative (then it stays unbounded and is dropped).
+            let from_zero = i == 0 && bu > 0.0 && bu.is_finite();
+            if from_zero && cutoff >= 0.0 {
                 bl = 0.0;
             }
-            new.push(one(c, bl, bu, true));
+            let rep_bl = if from_zero { 0.0 } else { bl };
+            new.push(one(c, bl, bu, true, rep_bl));
         }
         out.positive_buckets = new;
     } else {
         let neg: Vec<f64> = expand(&h.negative_spans, &h.negative_buckets)
             .into_iter()
-            .map(|(i, c)| one(c, -bucket_upper(h.schema, i), -bucket_upper(h.schema, i - 1), false))
+            .map(|(i, c)| {
+                let bl = -bucket_upper(h.schema, i);
+                one(c, bl, -bucket_upper(h.schema, i - 1), false, bl)
+            })
             .collect();
         let (mut zl, mut zu) = (-h.zero_threshold, h.zero_threshold);
         if !has_neg && has_pos {
@@ -600,10 +646,13 @@ pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram
         } else if has_neg && !has_pos {
             zu = 0.0;
         }
-        let zero = one(h.zero_count, zl, zu, true);
+        let zero = one(h.zero_count, zl, zu, true, zl);
         let pos: Vec<f64> = expand(&h.positive_spans, &h.positive_buckets)
             .into_iter()
-            .map(|(i, c)| one(c, bucket_upper(h.schema, i - 1), bucket_upper(h.schema, i), false))
+            .map(|(i, c)| {
+                let bl = bucket_upper(h.schema, i - 1);
+                one(c, bl, bucket_upper(h.schema, i), false, bl)
+            })
             .collect();
         out.negative_buckets = neg;
         out.positive_buckets = pos;

@@ -29,7 +29,15 @@ pub enum ByteSizeError {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteSize(pub u64);
 
-const UNITS: [(&str, &str, u32); 7] = [("B", "B", 0), ("KB", "KiB", 1), ("MB", "MiB", 2), ("GB", "GiB", 3), ("TB", "TiB", 4), ("PB", "PiB", 5), ("EB", "EiB", 6)];
+const UNITS: [(&str, &str, u32); 7] = [
+    ("B", "B", 0),
+    ("KB", "KiB", 1),
+    ("MB", "MiB", 2),
+    ("GB", "GiB", 3),
+    ("TB", "TiB", 4),
+    ("PB", "PiB", 5),
+    ("EB", "EiB", 6),
+];
 
 impl FromStr for ByteSize {
     type Err = ByteSizeError;
@@ -49,7 +57,9 @@ impl FromStr for ByteSize {
             if digits == 0 {
                 return Err(ByteSizeError::Invalid(s.into()));
             }
-            let n: u64 = rest[..digits].parse().map_err(|_| ByteSizeError::Overflow(s.into()))?;
+            let n: u64 = rest[..digits]
+                .parse()
+                .map_err(|_| ByteSizeError::Overflow(s.into()))?;
             rest = &rest[digits..];
             let ulen = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
             let unit = &rest[..ulen];
@@ -58,7 +68,10 @@ impl FromStr for ByteSize {
                 .iter()
                 .find(|(a, b, _)| *a == unit || *b == unit)
                 .map(|(_, _, p)| *p)
-                .ok_or_else(|| ByteSizeError::UnknownUnit { unit: unit.into(), input: s.into() })?;
+                .ok_or_else(|| ByteSizeError::UnknownUnit {
+                    unit: unit.into(),
+                    input: s.into(),
+                })?;
             total = 1024u64
                 .checked_pow(power)
                 .and_then(|m| n.checked_mul(m))
@@ -77,7 +90,7 @@ impl fmt::Display for ByteSize {
         }
         for (unit, _, p) in UNITS.iter().rev() {
             let m = 1024u64.pow(*p);
-            if self.0 % m == 0 {
+            if self.0.is_multiple_of(m) {
                 return write!(f, "{}{unit}", self.0 / m);
             }
         }
@@ -110,7 +123,10 @@ impl<'de> Deserialize<'de> for ByteSize {
                 }
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                self.visit_u64(u64::try_from(v).map_err(|_| E::custom(ByteSizeError::Invalid(v.to_string())))?)
+                self.visit_u64(
+                    u64::try_from(v)
+                        .map_err(|_| E::custom(ByteSizeError::Invalid(v.to_string())))?,
+                )
             }
         }
         d.deserialize_any(Visitor)
@@ -123,12 +139,30 @@ mod tests {
 
     #[test]
     fn parses_base2_units() {
-        for (s, n) in [("0", 0), ("0B", 0), ("512B", 512), ("1KB", 1024), ("1KiB", 1024), ("10MB", 10 << 20), ("1GB", 1 << 30), ("1MB512KB", (1 << 20) + (512 << 10))] {
+        for (s, n) in [
+            ("0", 0),
+            ("0B", 0),
+            ("512B", 512),
+            ("1KB", 1024),
+            ("1KiB", 1024),
+            ("10MB", 10 << 20),
+            ("1GB", 1 << 30),
+            ("1MB512KB", (1 << 20) + (512 << 10)),
+        ] {
             assert_eq!(s.parse::<ByteSize>(), Ok(ByteSize(n)), "{s}");
         }
-        assert!(matches!("10XB".parse::<ByteSize>(), Err(ByteSizeError::UnknownUnit { .. })));
-        assert!(matches!("MB".parse::<ByteSize>(), Err(ByteSizeError::Invalid(_))));
-        assert!(matches!("99999EB".parse::<ByteSize>(), Err(ByteSizeError::Overflow(_))));
+        assert!(matches!(
+            "10XB".parse::<ByteSize>(),
+            Err(ByteSizeError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            "MB".parse::<ByteSize>(),
+            Err(ByteSizeError::Invalid(_))
+        ));
+        assert!(matches!(
+            "99999EB".parse::<ByteSize>(),
+            Err(ByteSizeError::Overflow(_))
+        ));
         assert_eq!(ByteSize(10 << 20).to_string(), "10MB");
     }
 }

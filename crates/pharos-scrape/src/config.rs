@@ -55,8 +55,11 @@ const ALL_PROTOCOLS: [ScrapeProtocol; 5] = [
 ];
 
 /// What Prometheus asks for when `scrape_protocols` is not set anywhere.
-pub const DEFAULT_SCRAPE_PROTOCOLS: [ScrapeProtocol; 3] =
-    [ScrapeProtocol::OpenMetricsText1_0_0, ScrapeProtocol::OpenMetricsText0_0_1, ScrapeProtocol::PrometheusText0_0_4];
+pub const DEFAULT_SCRAPE_PROTOCOLS: [ScrapeProtocol; 3] = [
+    ScrapeProtocol::OpenMetricsText1_0_0,
+    ScrapeProtocol::OpenMetricsText0_0_1,
+    ScrapeProtocol::PrometheusText0_0_4,
+];
 
 /// What Prometheus asks for when native histograms are enabled: protobuf first, since only it
 /// carries them.
@@ -101,13 +104,19 @@ impl fmt::Display for ScrapeProtocol {
 impl std::str::FromStr for ScrapeProtocol {
     type Err = ScrapeConfigError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL_PROTOCOLS.into_iter().find(|p| p.as_str() == s).map_or_else(
-            || {
-                let names: Vec<&str> = ALL_PROTOCOLS.iter().map(|p| p.as_str()).collect();
-                invalid(format!("unknown scrape protocol {s}, supported: [{}]", names.join(" ")))
-            },
-            Ok,
-        )
+        ALL_PROTOCOLS
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .map_or_else(
+                || {
+                    let names: Vec<&str> = ALL_PROTOCOLS.iter().map(|p| p.as_str()).collect();
+                    invalid(format!(
+                        "unknown scrape protocol {s}, supported: [{}]",
+                        names.join(" ")
+                    ))
+                },
+                Ok,
+            )
     }
 }
 
@@ -119,7 +128,9 @@ impl Serialize for ScrapeProtocol {
 
 impl<'de> Deserialize<'de> for ScrapeProtocol {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -345,7 +356,9 @@ impl TryFrom<RawScrapeConfig> for ScrapeConfig {
         }
         let job = raw.job_name.clone();
         let mut http_client = raw.take_http_client();
-        http_client.validate().map_err(|e| ScrapeConfigError::Invalid(format!("{e} (scrape config with job name {job:?})")))?;
+        http_client.validate().map_err(|e| {
+            ScrapeConfigError::Invalid(format!("{e} (scrape config with job name {job:?})"))
+        })?;
         let scheme = raw.scheme.unwrap_or_else(|| "http".into());
         if scheme != "http" && scheme != "https" {
             return invalid(format!("invalid scheme {scheme:?} for scrape config with job name {job:?}: must be \"http\" or \"https\""));
@@ -353,11 +366,19 @@ impl TryFrom<RawScrapeConfig> for ScrapeConfig {
         let metrics_path = raw.metrics_path.unwrap_or_else(|| "/metrics".into());
         for (i, p) in raw.scrape_protocols.iter().enumerate() {
             if raw.scrape_protocols[..i].contains(p) {
-                return invalid(format!("duplicated protocol in scrape_protocols, got [{}]", join(&raw.scrape_protocols)));
+                return invalid(format!(
+                    "duplicated protocol in scrape_protocols, got [{}]",
+                    join(&raw.scrape_protocols)
+                ));
             }
         }
-        for rc in raw.relabel_configs.iter().chain(&raw.metric_relabel_configs) {
-            rc.validate().map_err(|e| ScrapeConfigError::Invalid(e.to_string()))?;
+        for rc in raw
+            .relabel_configs
+            .iter()
+            .chain(&raw.metric_relabel_configs)
+        {
+            rc.validate()
+                .map_err(|e| ScrapeConfigError::Invalid(e.to_string()))?;
         }
         Ok(ScrapeConfig {
             job_name: raw.job_name,
@@ -370,7 +391,8 @@ impl TryFrom<RawScrapeConfig> for ScrapeConfig {
             scrape_protocols: raw.scrape_protocols,
             fallback_scrape_protocol: raw.fallback_scrape_protocol,
             enable_compression: raw.enable_compression.unwrap_or(true),
-            always_scrape_classic_histograms: raw.always_scrape_classic_histograms || raw.scrape_classic_histograms,
+            always_scrape_classic_histograms: raw.always_scrape_classic_histograms
+                || raw.scrape_classic_histograms,
             convert_classic_histograms_to_nhcb: raw.convert_classic_histograms_to_nhcb,
             native_histogram_bucket_limit: raw.native_histogram_bucket_limit,
             native_histogram_min_bucket_factor: raw.native_histogram_min_bucket_factor,
@@ -405,7 +427,10 @@ impl ScrapeConfig {
     /// A config for `job_name` with every setting at Prometheus's default, for code that builds
     /// configs rather than reading them; fails only for an empty name.
     pub fn new(job_name: &str) -> Result<Self, ScrapeConfigError> {
-        ScrapeConfig::try_from(RawScrapeConfig { job_name: job_name.to_string(), ..RawScrapeConfig::empty() })
+        ScrapeConfig::try_from(RawScrapeConfig {
+            job_name: job_name.to_string(),
+            ..RawScrapeConfig::empty()
+        })
     }
 
     /// Fills in what this entry leaves to `global` and checks what depends on it, with
@@ -415,13 +440,24 @@ impl ScrapeConfig {
             self.scrape_interval = global.scrape_interval;
         }
         if self.scrape_timeout > self.scrape_interval {
-            return invalid(format!("scrape timeout greater than scrape interval for scrape config with job name {:?}", self.job_name));
+            return invalid(format!(
+                "scrape timeout greater than scrape interval for scrape config with job name {:?}",
+                self.job_name
+            ));
         }
         if self.scrape_timeout.is_zero() {
-            self.scrape_timeout = if global.scrape_timeout > self.scrape_interval { self.scrape_interval } else { global.scrape_timeout };
+            self.scrape_timeout = if global.scrape_timeout > self.scrape_interval {
+                self.scrape_interval
+            } else {
+                global.scrape_timeout
+            };
         }
         if self.scrape_protocols.is_empty() {
-            self.scrape_protocols = if global.scrape_protocols.is_empty() { DEFAULT_SCRAPE_PROTOCOLS.to_vec() } else { global.scrape_protocols.clone() };
+            self.scrape_protocols = if global.scrape_protocols.is_empty() {
+                DEFAULT_SCRAPE_PROTOCOLS.to_vec()
+            } else {
+                global.scrape_protocols.clone()
+            };
         }
         if self.body_size_limit.0 == 0 {
             self.body_size_limit = global.body_size_limit;
@@ -433,8 +469,14 @@ impl ScrapeConfig {
         };
         inherit(&mut self.sample_limit, global.sample_limit);
         inherit(&mut self.label_limit, global.label_limit);
-        inherit(&mut self.label_name_length_limit, global.label_name_length_limit);
-        inherit(&mut self.label_value_length_limit, global.label_value_length_limit);
+        inherit(
+            &mut self.label_name_length_limit,
+            global.label_name_length_limit,
+        );
+        inherit(
+            &mut self.label_value_length_limit,
+            global.label_value_length_limit,
+        );
         inherit(&mut self.target_limit, global.target_limit);
         inherit(&mut self.keep_dropped_targets, global.keep_dropped_targets);
         Ok(())
@@ -509,7 +551,10 @@ pub fn check_unique_job_names(configs: &[ScrapeConfig]) -> Result<(), ScrapeConf
     let mut seen = std::collections::HashSet::new();
     for c in configs {
         if !seen.insert(c.job_name.as_str()) {
-            return invalid(format!("found multiple scrape configs with job name {:?}", c.job_name));
+            return invalid(format!(
+                "found multiple scrape configs with job name {:?}",
+                c.job_name
+            ));
         }
     }
     Ok(())
@@ -528,7 +573,8 @@ mod tests {
         let f: File = serde_saphyr::from_str(yaml).map_err(|e| e.to_string())?;
         let mut out = f.scrape_configs;
         for c in &mut out {
-            c.apply_global(&GlobalScrapeDefaults::default()).map_err(|e| e.to_string())?;
+            c.apply_global(&GlobalScrapeDefaults::default())
+                .map_err(|e| e.to_string())?;
         }
         check_unique_job_names(&out).map_err(|e| e.to_string())?;
         Ok(out)
@@ -559,8 +605,17 @@ mod tests {
         assert!(c.honor_timestamps && !c.honor_labels && c.enable_compression);
         assert!(c.http_client.follow_redirects && c.http_client.enable_http2);
         assert_eq!(c.scrape_protocols, DEFAULT_SCRAPE_PROTOCOLS.to_vec());
-        assert_eq!(c.static_configs[0].targets, vec!["localhost:9100".to_string()]);
-        assert_eq!(ScrapeConfig::new("x").map(|c| c.metrics_path).ok().as_deref(), Some("/metrics"));
+        assert_eq!(
+            c.static_configs[0].targets,
+            vec!["localhost:9100".to_string()]
+        );
+        assert_eq!(
+            ScrapeConfig::new("x")
+                .map(|c| c.metrics_path)
+                .ok()
+                .as_deref(),
+            Some("/metrics")
+        );
     }
 
     #[test]
@@ -570,9 +625,16 @@ mod tests {
         let mut c = load_ok("scrape_configs:\n  - job_name: j\n")[0].clone();
         c.scrape_interval = PromDuration::default();
         c.scrape_timeout = PromDuration::default();
-        let g = GlobalScrapeDefaults { scrape_interval: PromDuration::from_secs(30), sample_limit: 7, ..Default::default() };
+        let g = GlobalScrapeDefaults {
+            scrape_interval: PromDuration::from_secs(30),
+            sample_limit: 7,
+            ..Default::default()
+        };
         assert!(c.apply_global(&g).is_ok());
-        assert_eq!((c.scrape_interval, c.scrape_timeout, c.sample_limit), (PromDuration::from_secs(30), PromDuration::from_secs(10), 7));
+        assert_eq!(
+            (c.scrape_interval, c.scrape_timeout, c.sample_limit),
+            (PromDuration::from_secs(30), PromDuration::from_secs(10), 7)
+        );
     }
 
     #[test]
@@ -629,12 +691,28 @@ scrape_configs:
         assert_eq!(node.scheme, "https");
         assert_eq!(node.params.get("collect[]").map(Vec::len), Some(2));
         assert_eq!(node.body_size_limit, ByteSize(10 << 20));
-        assert_eq!(node.scrape_protocols, vec![ScrapeProtocol::PrometheusProto, ScrapeProtocol::PrometheusText0_0_4]);
-        assert_eq!(node.file_sd_configs[0].refresh_interval, PromDuration::from_secs(60));
+        assert_eq!(
+            node.scrape_protocols,
+            vec![
+                ScrapeProtocol::PrometheusProto,
+                ScrapeProtocol::PrometheusText0_0_4
+            ]
+        );
+        assert_eq!(
+            node.file_sd_configs[0].refresh_interval,
+            PromDuration::from_secs(60)
+        );
         assert_eq!(node.dns_sd_configs.len(), 2);
         assert_eq!(node.relabel_configs.len(), 2);
         assert!(node.http_client.tls_config.insecure_skip_verify);
-        assert_eq!(node.http_sd_configs[0].http_client.authorization.as_ref().map(|a| a.auth_type.as_str()), Some("Bearer"));
+        assert_eq!(
+            node.http_sd_configs[0]
+                .http_client
+                .authorization
+                .as_ref()
+                .map(|a| a.auth_type.as_str()),
+            Some("Bearer")
+        );
     }
 
     #[test]
@@ -665,7 +743,10 @@ scrape_configs:
         assert!(err.contains("unknown field `scrape_intervall`"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         let err = load_err("scrape_configs:\n  - job_name: x\n    static_configs:\n      - targets: [a]\n        lables: {a: b}\n");
-        assert!(err.contains("unknown field `lables`") && err.contains("line 5"), "{err}");
+        assert!(
+            err.contains("unknown field `lables`") && err.contains("line 5"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use pharos_model::parse::{Entry, TextFlavor, TextParser};
 use pharos_model::protobuf::{family_from_message, FamilyDecoder};
-use pharos_model::{ExpositionFormat, Labels, LabelsBuilder, MetricType, MetricValue, ParseError, METRIC_NAME};
+use pharos_model::{
+    ExpositionFormat, Labels, LabelsBuilder, MetricType, MetricValue, ParseError, METRIC_NAME,
+};
 
 use crate::relabel::{self, RelabelConfig};
 use crate::scrape_cache::ScrapeCache;
@@ -56,16 +58,26 @@ pub fn ingest(
     cache: &mut ScrapeCache,
     out: &mut Vec<SinkSample>,
 ) -> Result<IngestCounts, ScrapeError> {
-    let mut state = State { settings, scrape_time_ms, counts: IngestCounts::default(), over_limit: false };
+    let mut state = State {
+        settings,
+        scrape_time_ms,
+        counts: IngestCounts::default(),
+        over_limit: false,
+    };
     match format {
         ExpositionFormat::ProtobufDelimited => ingest_protobuf(body, &mut state, cache, out)?,
-        ExpositionFormat::PrometheusText => ingest_text(body, TextFlavor::Prometheus, &mut state, cache, out)?,
+        ExpositionFormat::PrometheusText => {
+            ingest_text(body, TextFlavor::Prometheus, &mut state, cache, out)?
+        }
         ExpositionFormat::OpenMetrics0_0_1 | ExpositionFormat::OpenMetrics1_0_0 => {
             ingest_text(body, TextFlavor::OpenMetrics, &mut state, cache, out)?
         }
     }
     if state.over_limit {
-        return Err(ScrapeError::SampleLimit { got: state.counts.post_relabel, limit: settings.sample_limit });
+        return Err(ScrapeError::SampleLimit {
+            got: state.counts.post_relabel,
+            limit: settings.sample_limit,
+        });
     }
     Ok(state.counts)
 }
@@ -79,16 +91,33 @@ struct State<'s, 'a> {
 
 fn parse_error(e: ParseError) -> ScrapeError {
     match e {
-        ParseError::Text { line, column, message } => ScrapeError::Parse { position: format!("line {line}, column {column}"), message },
-        ParseError::Protobuf { offset, message } => ScrapeError::Parse { position: format!("protobuf byte {offset}"), message },
+        ParseError::Text {
+            line,
+            column,
+            message,
+        } => ScrapeError::Parse {
+            position: format!("line {line}, column {column}"),
+            message,
+        },
+        ParseError::Protobuf { offset, message } => ScrapeError::Parse {
+            position: format!("protobuf byte {offset}"),
+            message,
+        },
     }
 }
 
 /// True for the `_created` series of OpenMetrics counters, summaries and histograms, which
 /// carry creation times rather than samples; Prometheus does not store them as series.
 fn is_created_series(name: &str, family: &str, family_type: Option<MetricType>) -> bool {
-    matches!(family_type, Some(MetricType::Counter | MetricType::Summary | MetricType::Histogram | MetricType::GaugeHistogram))
-        && name.strip_suffix("_created") == Some(family)
+    matches!(
+        family_type,
+        Some(
+            MetricType::Counter
+                | MetricType::Summary
+                | MetricType::Histogram
+                | MetricType::GaugeHistogram
+        )
+    ) && name.strip_suffix("_created") == Some(family)
 }
 
 fn ingest_text(
@@ -109,11 +138,21 @@ fn ingest_text(
                 family_type = Some(metric_type);
             }
             Entry::Series(s) => {
-                if flavor == TextFlavor::OpenMetrics && is_created_series(&s.name, &family, family_type) {
+                if flavor == TextFlavor::OpenMetrics
+                    && is_created_series(&s.name, &family, family_type)
+                {
                     continue;
                 }
                 let labels = s.labels.iter().map(|(n, v)| (&**n, &**v));
-                add_sample(state, cache, out, &s.name, labels, s.timestamp_ms, SinkValue::Float(s.value))?;
+                add_sample(
+                    state,
+                    cache,
+                    out,
+                    &s.name,
+                    labels,
+                    s.timestamp_ms,
+                    SinkValue::Float(s.value),
+                )?;
             }
             _ => {}
         }
@@ -135,7 +174,12 @@ fn format_bound(v: f64) -> String {
     }
 }
 
-fn ingest_protobuf(body: &[u8], state: &mut State<'_, '_>, cache: &mut ScrapeCache, out: &mut Vec<SinkSample>) -> Result<(), ScrapeError> {
+fn ingest_protobuf(
+    body: &[u8],
+    state: &mut State<'_, '_>,
+    cache: &mut ScrapeCache,
+    out: &mut Vec<SinkSample>,
+) -> Result<(), ScrapeError> {
     let decoder = FamilyDecoder::new(body);
     for (index, msg) in decoder.enumerate() {
         let msg = msg.map_err(parse_error)?;
@@ -156,18 +200,58 @@ fn ingest_protobuf(body: &[u8], state: &mut State<'_, '_>, cache: &mut ScrapeCac
                 }
             }
             match &m.value {
-                MetricValue::Simple(v) => add_sample(state, cache, out, &fam.name, base(), ts, SinkValue::Float(*v))?,
-                MetricValue::Summary { count, sum, quantiles } => {
+                MetricValue::Simple(v) => add_sample(
+                    state,
+                    cache,
+                    out,
+                    &fam.name,
+                    base(),
+                    ts,
+                    SinkValue::Float(*v),
+                )?,
+                MetricValue::Summary {
+                    count,
+                    sum,
+                    quantiles,
+                } => {
                     for (q, v) in quantiles {
                         let bound = format_bound(*q);
                         let mut pairs: Vec<(&str, &str)> = base().collect();
                         pairs.push(("quantile", &bound));
-                        add_sample(state, cache, out, &fam.name, pairs.iter().copied(), ts, SinkValue::Float(*v))?;
+                        add_sample(
+                            state,
+                            cache,
+                            out,
+                            &fam.name,
+                            pairs.iter().copied(),
+                            ts,
+                            SinkValue::Float(*v),
+                        )?;
                     }
-                    add_sample(state, cache, out, &format!("{}_sum", fam.name), base(), ts, SinkValue::Float(*sum))?;
-                    add_sample(state, cache, out, &format!("{}_count", fam.name), base(), ts, SinkValue::Float(*count))?;
+                    add_sample(
+                        state,
+                        cache,
+                        out,
+                        &format!("{}_sum", fam.name),
+                        base(),
+                        ts,
+                        SinkValue::Float(*sum),
+                    )?;
+                    add_sample(
+                        state,
+                        cache,
+                        out,
+                        &format!("{}_count", fam.name),
+                        base(),
+                        ts,
+                        SinkValue::Float(*count),
+                    )?;
                 }
-                MetricValue::Histogram { count, sum, buckets } => {
+                MetricValue::Histogram {
+                    count,
+                    sum,
+                    buckets,
+                } => {
                     let bucket_name = format!("{}_bucket", fam.name);
                     let mut saw_inf = false;
                     for (le, c) in buckets {
@@ -175,14 +259,46 @@ fn ingest_protobuf(body: &[u8], state: &mut State<'_, '_>, cache: &mut ScrapeCac
                         let bound = format_bound(*le);
                         let mut pairs: Vec<(&str, &str)> = base().collect();
                         pairs.push(("le", &bound));
-                        add_sample(state, cache, out, &bucket_name, pairs.iter().copied(), ts, SinkValue::Float(*c))?;
+                        add_sample(
+                            state,
+                            cache,
+                            out,
+                            &bucket_name,
+                            pairs.iter().copied(),
+                            ts,
+                            SinkValue::Float(*c),
+                        )?;
                     }
                     if !saw_inf && (!buckets.is_empty() || m.native_histogram.is_none()) {
                         let labels = base().chain([("le", "+Inf")]);
-                        add_sample(state, cache, out, &bucket_name, labels, ts, SinkValue::Float(*count))?;
+                        add_sample(
+                            state,
+                            cache,
+                            out,
+                            &bucket_name,
+                            labels,
+                            ts,
+                            SinkValue::Float(*count),
+                        )?;
                     }
-                    add_sample(state, cache, out, &format!("{}_sum", fam.name), base(), ts, SinkValue::Float(*sum))?;
-                    add_sample(state, cache, out, &format!("{}_count", fam.name), base(), ts, SinkValue::Float(*count))?;
+                    add_sample(
+                        state,
+                        cache,
+                        out,
+                        &format!("{}_sum", fam.name),
+                        base(),
+                        ts,
+                        SinkValue::Float(*sum),
+                    )?;
+                    add_sample(
+                        state,
+                        cache,
+                        out,
+                        &format!("{}_count", fam.name),
+                        base(),
+                        ts,
+                        SinkValue::Float(*count),
+                    )?;
                 }
             }
         }
@@ -192,7 +308,11 @@ fn ingest_protobuf(body: &[u8], state: &mut State<'_, '_>, cache: &mut ScrapeCac
 
 /// Builds the final labels of a series seen for the first time: exposed labels, target labels
 /// per `honor_labels`, then metric relabeling. `None` means relabeling dropped it.
-fn build_labels<'l>(settings: &IngestSettings<'_>, name: &str, labels: impl Iterator<Item = (&'l str, &'l str)>) -> Option<Labels> {
+fn build_labels<'l>(
+    settings: &IngestSettings<'_>,
+    name: &str,
+    labels: impl Iterator<Item = (&'l str, &'l str)>,
+) -> Option<Labels> {
     let mut b = LabelsBuilder::new();
     b.set(METRIC_NAME, name);
     for (n, v) in labels {
@@ -231,7 +351,12 @@ fn build_labels<'l>(settings: &IngestSettings<'_>, name: &str, labels: impl Iter
 /// Checks `label_limit`, `label_name_length_limit` and `label_value_length_limit`, with
 /// Prometheus's messages.
 fn check_label_limits(settings: &IngestSettings<'_>, labels: &Labels) -> Result<(), ScrapeError> {
-    let metric: String = labels.metric_name().unwrap_or("").chars().take(50).collect();
+    let metric: String = labels
+        .metric_name()
+        .unwrap_or("")
+        .chars()
+        .take(50)
+        .collect();
     if settings.label_limit > 0 && labels.len() as u64 > settings.label_limit {
         return Err(ScrapeError::LabelLimit(format!(
             "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {})",
@@ -272,7 +397,11 @@ fn add_sample<'l>(
     state.counts.scraped += 1;
     let settings = state.settings;
     let explicit = timestamp_ms.is_some() && settings.honor_timestamps;
-    let t = if settings.honor_timestamps { timestamp_ms.unwrap_or(state.scrape_time_ms) } else { state.scrape_time_ms };
+    let t = if settings.honor_timestamps {
+        timestamp_ms.unwrap_or(state.scrape_time_ms)
+    } else {
+        state.scrape_time_ms
+    };
     let iter = cache.iteration();
     cache.key_for(name, labels.clone());
     let final_labels = match cache.get_current() {
@@ -307,7 +436,11 @@ fn add_sample<'l>(
         state.over_limit = true;
         return Ok(());
     }
-    out.push(SinkSample { labels: final_labels, t, value });
+    out.push(SinkSample {
+        labels: final_labels,
+        t,
+        value,
+    });
     Ok(())
 }
 
@@ -329,10 +462,21 @@ mod tests {
         }
     }
 
-    fn run(body: &str, s: &IngestSettings<'_>, cache: &mut ScrapeCache) -> Result<(IngestCounts, Vec<SinkSample>), ScrapeError> {
-        cache.begin();
+    fn run(
+        body: &str,
+        s: &IngestSettings<'_>,
+        cache: &mut ScrapeCache,
+    ) -> Result<(IngestCounts, Vec<SinkSample>), ScrapeError> {
+        cache.begin_iteration();
         let mut out = Vec::new();
-        let counts = ingest(body.as_bytes(), ExpositionFormat::PrometheusText, 1000, s, cache, &mut out)?;
+        let counts = ingest(
+            body.as_bytes(),
+            ExpositionFormat::PrometheusText,
+            1000,
+            s,
+            cache,
+            &mut out,
+        )?;
         Ok((counts, out))
     }
 
@@ -341,15 +485,31 @@ mod tests {
         let target = Labels::from_pairs([("job", "node"), ("instance", "h:1")]);
         let s = settings(&target, &[]);
         let mut cache = ScrapeCache::new();
-        let (counts, out) = run("a{job=\"x\",exported_job=\"y\"} 1\nb 2 5000\n", &s, &mut cache).unwrap_or_default();
-        assert_eq!(counts, IngestCounts { scraped: 2, post_relabel: 2, series_added: 2 });
+        let (counts, out) = run(
+            "a{job=\"x\",exported_job=\"y\"} 1\nb 2 5000\n",
+            &s,
+            &mut cache,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            counts,
+            IngestCounts {
+                scraped: 2,
+                post_relabel: 2,
+                series_added: 2
+            }
+        );
         assert_eq!(out[0].labels.get("job"), Some("node"));
         assert_eq!(out[0].labels.get("exported_job"), Some("y"));
         assert_eq!(out[0].labels.get("exported_exported_job"), Some("x"));
         assert_eq!(out[1].t, 5000);
         assert_eq!(out[0].t, 1000);
 
-        let honor = IngestSettings { honor_labels: true, honor_timestamps: false, ..settings(&target, &[]) };
+        let honor = IngestSettings {
+            honor_labels: true,
+            honor_timestamps: false,
+            ..settings(&target, &[])
+        };
         let mut cache = ScrapeCache::new();
         let (_, out) = run("a{job=\"x\"} 1\nb 2 5000\n", &honor, &mut cache).unwrap_or_default();
         assert_eq!(out[0].labels.get("job"), Some("x"));
@@ -369,9 +529,16 @@ mod tests {
         // Same Arc-backed label set: equal and cheap.
         assert_eq!(first[0].labels, second[0].labels);
         let mut gone = Vec::new();
-        cache.begin();
+        cache.begin_iteration();
         let mut out = Vec::new();
-        let _ = ingest(b"a 1\n", ExpositionFormat::PrometheusText, 2000, &s, &mut cache, &mut out);
+        let _ = ingest(
+            b"a 1\n",
+            ExpositionFormat::PrometheusText,
+            2000,
+            &s,
+            &mut cache,
+            &mut out,
+        );
         cache.disappeared(false, &mut gone);
         let mut names: Vec<&str> = gone.iter().filter_map(|l| l.metric_name()).collect();
         names.sort_unstable();
@@ -381,37 +548,76 @@ mod tests {
     #[test]
     fn metric_relabeling_drops_and_counts() {
         let target = Labels::empty();
-        let rules: Vec<RelabelConfig> = serde_saphyr::from_str("- source_labels: [__name__]\n  regex: 'go_.*'\n  action: drop\n").unwrap_or_default();
+        let rules: Vec<RelabelConfig> = serde_saphyr::from_str(
+            "- source_labels: [__name__]\n  regex: 'go_.*'\n  action: drop\n",
+        )
+        .unwrap_or_default();
         let s = settings(&target, &rules);
         let mut cache = ScrapeCache::new();
         let (counts, out) = run("go_x 1\ngo_y 1\nkeep 1\n", &s, &mut cache).unwrap_or_default();
         assert_eq!((counts.scraped, counts.post_relabel, out.len()), (3, 1, 1));
         let (counts, _) = run("go_x 1\ngo_y 1\nkeep 1\n", &s, &mut cache).unwrap_or_default();
-        assert_eq!((counts.scraped, counts.post_relabel, counts.series_added), (3, 1, 0));
+        assert_eq!(
+            (counts.scraped, counts.post_relabel, counts.series_added),
+            (3, 1, 0)
+        );
     }
 
     #[test]
     fn limits_fail_the_scrape() {
         let target = Labels::from_pairs([("job", "j")]);
-        let s = IngestSettings { sample_limit: 2, ..settings(&target, &[]) };
-        let err = run("a 1\nb 1\nc 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        let s = IngestSettings {
+            sample_limit: 2,
+            ..settings(&target, &[])
+        };
+        let err = run("a 1\nb 1\nc 1\n", &s, &mut ScrapeCache::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert_eq!(err, "sample limit exceeded: 3 samples, sample_limit is 2");
-        let s = IngestSettings { label_limit: 2, ..settings(&target, &[]) };
-        let err = run("a{x=\"1\",y=\"2\"} 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
-        assert_eq!(err, "label_limit exceeded (metric: a, number of labels: 4, limit: 2)");
-        let s = IngestSettings { label_value_length_limit: 3, ..settings(&target, &[]) };
-        let err = run("a{x=\"long\"} 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        let s = IngestSettings {
+            label_limit: 2,
+            ..settings(&target, &[])
+        };
+        let err = run("a{x=\"1\",y=\"2\"} 1\n", &s, &mut ScrapeCache::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "label_limit exceeded (metric: a, number of labels: 4, limit: 2)"
+        );
+        let s = IngestSettings {
+            label_value_length_limit: 3,
+            ..settings(&target, &[])
+        };
+        let err = run("a{x=\"long\"} 1\n", &s, &mut ScrapeCache::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert_eq!(err, "label_value_length_limit exceeded (metric: a, label name: x, value: \"long\", length: 4, limit: 3)");
-        let s = IngestSettings { label_name_length_limit: 3, ..settings(&target, &[]) };
-        let err = run("a{long=\"x\"} 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.starts_with("label_name_length_limit exceeded (metric: a, label name: __name__"), "{err}");
+        let s = IngestSettings {
+            label_name_length_limit: 3,
+            ..settings(&target, &[])
+        };
+        let err = run("a{long=\"x\"} 1\n", &s, &mut ScrapeCache::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("label_name_length_limit exceeded (metric: a, label name: __name__"),
+            "{err}"
+        );
     }
 
     #[test]
     fn parse_errors_have_positions() {
         let target = Labels::empty();
         let s = settings(&target, &[]);
-        let err = run("ok 1\nbad{ 1\n", &s, &mut ScrapeCache::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = run("ok 1\nbad{ 1\n", &s, &mut ScrapeCache::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.starts_with("parse error at line 2, column "), "{err}");
     }
 
@@ -420,10 +626,17 @@ mod tests {
         let target = Labels::empty();
         let s = settings(&target, &[]);
         let mut cache = ScrapeCache::new();
-        cache.begin();
+        cache.begin_iteration();
         let body = "# TYPE c counter\nc_total 1\nc_created 1700000000\n# TYPE g gauge\ng_created 5\n# EOF\n";
         let mut out = Vec::new();
-        let counts = ingest(body.as_bytes(), ExpositionFormat::OpenMetrics1_0_0, 1, &s, &mut cache, &mut out);
+        let counts = ingest(
+            body.as_bytes(),
+            ExpositionFormat::OpenMetrics1_0_0,
+            1,
+            &s,
+            &mut cache,
+            &mut out,
+        );
         let names: Vec<&str> = out.iter().filter_map(|x| x.labels.metric_name()).collect();
         assert_eq!(names, ["c_total", "g_created"], "{counts:?}");
     }
@@ -433,16 +646,28 @@ mod tests {
         let mut fam = pharos_model::MetricFamily::new("rpc_seconds", "h", MetricType::Histogram);
         fam.metrics.push(pharos_model::Metric::new(
             vec![("svc".into(), "a".into())],
-            MetricValue::Histogram { count: 3.0, sum: 1.5, buckets: vec![(0.5, 1.0), (1.0, 2.0)] },
+            MetricValue::Histogram {
+                count: 3.0,
+                sum: 1.5,
+                buckets: vec![(0.5, 1.0), (1.0, 2.0)],
+            },
         ));
         let mut body = Vec::new();
         pharos_model::protobuf::encode_families(&[fam], &mut body);
         let target = Labels::empty();
         let s = settings(&target, &[]);
         let mut cache = ScrapeCache::new();
-        cache.begin();
+        cache.begin_iteration();
         let mut out = Vec::new();
-        let counts = ingest(&body, ExpositionFormat::ProtobufDelimited, 1, &s, &mut cache, &mut out).unwrap_or_default();
+        let counts = ingest(
+            &body,
+            ExpositionFormat::ProtobufDelimited,
+            1,
+            &s,
+            &mut cache,
+            &mut out,
+        )
+        .unwrap_or_default();
         assert_eq!(counts.scraped, 5);
         let les: Vec<&str> = out.iter().filter_map(|x| x.labels.get("le")).collect();
         assert_eq!(les, ["0.5", "1.0", "+Inf"]);

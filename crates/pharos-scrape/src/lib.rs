@@ -12,6 +12,7 @@ pub mod discovery;
 mod http_fields;
 pub mod ingest;
 pub mod label_name;
+pub mod manager;
 pub mod pool;
 pub mod relabel;
 pub mod scrape_cache;
@@ -23,7 +24,10 @@ pub mod target;
 pub mod target_status;
 
 pub use byte_size::ByteSize;
-pub use config::{accept_header, GlobalScrapeDefaults, ScrapeConfig, ScrapeConfigError, ScrapeProtocol};
+pub use config::{
+    accept_header, GlobalScrapeDefaults, ScrapeConfig, ScrapeConfigError, ScrapeProtocol,
+};
+pub use manager::{ScrapeManager, TargetsView};
 pub use pool::{PoolOptions, PoolState, RunningPool, ScrapePool};
 pub use relabel::{relabel, RelabelConfig};
 pub use scrape_error::ScrapeError;

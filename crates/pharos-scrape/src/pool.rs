@@ -19,19 +19,13 @@ use crate::target::{self, Populated, Target};
 use crate::target_status::{ActiveTarget, DroppedTarget, Health, ScrapeHealth};
 
 /// Settings of the pool that do not come from the scrape config.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PoolOptions {
     /// HTTP client options (`User-Agent`, connection reuse).
     pub client: ClientOptions,
     /// Mixed into every target's scrape offset; Prometheus derives it from the external labels
     /// and host name so that HA pairs do not scrape in lockstep.
     pub offset_seed: u64,
-}
-
-impl Default for PoolOptions {
-    fn default() -> Self {
-        PoolOptions { client: ClientOptions::default(), offset_seed: 0 }
-    }
 }
 
 struct RunningLoop {
@@ -65,7 +59,11 @@ pub struct ScrapePool {
 
 impl ScrapePool {
     /// A pool for `cfg` (after `apply_global`) writing to `sink`.
-    pub fn new(cfg: ScrapeConfig, sink: Arc<dyn ScrapeSink>, options: PoolOptions) -> Result<Self, HttpConfigError> {
+    pub fn new(
+        cfg: ScrapeConfig,
+        sink: Arc<dyn ScrapeSink>,
+        options: PoolOptions,
+    ) -> Result<Self, HttpConfigError> {
         let client = HttpClient::new(&cfg.http_client, &options.client)?;
         Ok(ScrapePool {
             cfg: Arc::new(cfg),
@@ -124,31 +122,59 @@ impl ScrapePool {
         if limit > 0 && wanted.len() > limit {
             // Like Prometheus, exceeding the limit stops the whole pool rather than picking
             // which targets to keep.
-            let message = format!("target_limit exceeded (number of targets: {}, limit: {limit})", wanted.len());
+            let message = format!(
+                "target_limit exceeded (number of targets: {}, limit: {limit})",
+                wanted.len()
+            );
             self.stop_all().await;
-            let health = ScrapeHealth { health: Health::Down, last_error: message, ..ScrapeHealth::default() };
+            let health = ScrapeHealth {
+                health: Health::Down,
+                last_error: message,
+                ..ScrapeHealth::default()
+            };
             self.failed = wanted.into_values().map(|t| (t, health.clone())).collect();
             return;
         }
         self.failed.clear();
-        let gone: Vec<u64> = self.loops.keys().filter(|h| !wanted.contains_key(h)).copied().collect();
+        let gone: Vec<u64> = self
+            .loops
+            .keys()
+            .filter(|h| !wanted.contains_key(h))
+            .copied()
+            .collect();
         for h in gone {
             if let Some(l) = self.loops.remove(&h) {
                 let _ = l.stop.send(());
                 let _ = l.join.await;
             }
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         for (h, t) in wanted {
             if self.loops.contains_key(&h) {
                 continue;
             }
-            let sl = ScrapeLoop::new(self.cfg.clone(), t.clone(), self.client.clone(), self.sink.clone());
+            let sl = ScrapeLoop::new(
+                self.cfg.clone(),
+                t.clone(),
+                self.client.clone(),
+                self.sink.clone(),
+            );
             let health = sl.health();
             let (stop, stop_rx) = oneshot::channel();
             let offset = t.offset(now, self.options.offset_seed);
             let join = tokio::spawn(sl.run(offset, stop_rx));
-            self.loops.insert(h, RunningLoop { target: t, health, stop, join });
+            self.loops.insert(
+                h,
+                RunningLoop {
+                    target: t,
+                    health,
+                    stop,
+                    join,
+                },
+            );
         }
     }
 
@@ -179,10 +205,18 @@ impl ScrapePool {
                 let health = l.health.lock().map(|h| h.clone()).unwrap_or_default();
                 ActiveTarget::new(pool, &l.target, &health)
             })
-            .chain(self.failed.iter().map(|(t, h)| ActiveTarget::new(pool, t, h)))
+            .chain(
+                self.failed
+                    .iter()
+                    .map(|(t, h)| ActiveTarget::new(pool, t, h)),
+            )
             .collect();
         active.sort_by(|a, b| a.scrape_url.cmp(&b.scrape_url));
-        let dropped = self.dropped.iter().map(|l| DroppedTarget::new(pool, l)).collect();
+        let dropped = self
+            .dropped
+            .iter()
+            .map(|l| DroppedTarget::new(pool, l))
+            .collect();
         PoolState { active, dropped }
     }
 }
@@ -196,7 +230,11 @@ pub struct RunningPool {
 
 impl RunningPool {
     /// Starts discovery for `cfg` and a pool fed by it.
-    pub fn start(cfg: ScrapeConfig, sink: Arc<dyn ScrapeSink>, options: PoolOptions) -> Result<Self, HttpConfigError> {
+    pub fn start(
+        cfg: ScrapeConfig,
+        sink: Arc<dyn ScrapeSink>,
+        options: PoolOptions,
+    ) -> Result<Self, HttpConfigError> {
         let mut pool = ScrapePool::new(cfg.clone(), sink, options)?;
         let state = Arc::new(RwLock::new(PoolState::default()));
         let published = state.clone();
@@ -207,13 +245,16 @@ impl RunningPool {
             // Health changes after every scrape, so the published view is refreshed on a
             // short timer as well as after each discovery update.
             let mut refresh = tokio::time::interval(std::time::Duration::from_secs(1));
+            // Static-only configs close the channel after their one update; the pool keeps
+            // scraping those targets until shut down.
+            let mut discovery_open = true;
             loop {
                 tokio::select! {
                     biased;
                     _ = &mut shutdown_rx => break,
-                    update = rx.recv() => match update {
+                    update = rx.recv(), if discovery_open => match update {
                         Some(u) => pool.apply(u).await,
-                        None => break,
+                        None => discovery_open = false,
                     },
                     _ = refresh.tick() => {}
                 }
@@ -223,7 +264,11 @@ impl RunningPool {
             }
             pool.stop().await;
         });
-        Ok(RunningPool { state, shutdown: Some(shutdown), join: Some(join) })
+        Ok(RunningPool {
+            state,
+            shutdown: Some(shutdown),
+            join: Some(join),
+        })
     }
 
     /// The latest view of the pool's targets (refreshed every second).
@@ -247,5 +292,72 @@ impl Drop for RunningPool {
         if let Some(j) = &self.join {
             j.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GlobalScrapeDefaults;
+    use crate::sink::MemorySink;
+
+    fn pool(yaml: &str) -> ScrapePool {
+        let mut cfg: ScrapeConfig = match serde_saphyr::from_str(yaml) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        if let Err(e) = cfg.apply_global(&GlobalScrapeDefaults::default()) {
+            panic!("{e}");
+        }
+        match ScrapePool::new(cfg, Arc::new(MemorySink::new()), PoolOptions::default()) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn group(source: &str, addrs: &[&str]) -> TargetGroup {
+        TargetGroup {
+            source: source.into(),
+            targets: addrs.iter().map(|a| Labels::from_pairs([("__address__", *a)])).collect(),
+            labels: Labels::empty(),
+        }
+    }
+
+    #[tokio::test]
+    async fn targets_follow_discovery() {
+        let mut p = pool("job_name: j\nscrape_interval: 1h\nscrape_timeout: 1s\n");
+        let update = DiscoveryUpdate { provider: "file/0".into(), groups: vec![group("a", &["127.0.0.1:1", "127.0.0.1:2"]), group("b", &["127.0.0.1:1"])] };
+        p.apply(update).await;
+        assert_eq!(p.state().active.len(), 2, "duplicates across groups are scraped once");
+        p.apply(DiscoveryUpdate { provider: "file/0".into(), groups: vec![group("a", &[])] }).await;
+        let state = p.state();
+        assert_eq!(state.active.len(), 1);
+        assert_eq!(state.active[0].scrape_url, "http://127.0.0.1:1/metrics");
+        p.stop().await;
+    }
+
+    #[tokio::test]
+    async fn target_limit_marks_every_target_down() {
+        let mut p = pool("job_name: j\nscrape_interval: 1h\nscrape_timeout: 1s\ntarget_limit: 1\n");
+        p.apply(DiscoveryUpdate { provider: "static".into(), groups: vec![group("0", &["127.0.0.1:1", "127.0.0.1:2"])] }).await;
+        let state = p.state();
+        assert_eq!(state.active.len(), 2);
+        for t in &state.active {
+            assert_eq!(t.health, Health::Down);
+            assert_eq!(t.last_error, "target_limit exceeded (number of targets: 2, limit: 1)");
+        }
+        assert!(p.loops.is_empty());
+        p.stop().await;
+    }
+
+    #[tokio::test]
+    async fn keep_dropped_targets_bounds_the_list() {
+        let mut p = pool("job_name: j\nkeep_dropped_targets: 2\nrelabel_configs:\n  - action: drop\n    source_labels: [__address__]\n    regex: '.*'\n");
+        p.apply(DiscoveryUpdate { provider: "static".into(), groups: vec![group("0", &["a:1", "b:1", "c:1"])] }).await;
+        let state = p.state();
+        assert!(state.active.is_empty());
+        assert_eq!(state.dropped.len(), 2);
+        assert_eq!(state.dropped[0].discovered_labels.get("__address__").map(String::as_str), Some("a:1"));
+        p.stop().await;
     }
 }

@@ -88,9 +88,13 @@ impl std::str::FromStr for Action {
             Action::Uppercase,
         ];
         if s.is_empty() {
-            return Err(RelabelError::Invalid("relabel action cannot be empty".into()));
+            return Err(RelabelError::Invalid(
+                "relabel action cannot be empty".into(),
+            ));
         }
-        all.into_iter().find(|a| a.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| RelabelError::Invalid(format!("unknown relabel action {s:?}")))
+        all.into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| RelabelError::Invalid(format!("unknown relabel action {s:?}")))
     }
 }
 
@@ -120,9 +124,16 @@ pub struct Regex {
 impl Regex {
     /// Compiles `source` as `^(?:source)$`, so it must match the whole value like in Prometheus.
     pub fn new(source: &str) -> Result<Self, RelabelError> {
-        let re = regex::Regex::new(&format!("^(?:{source})$"))
-            .map_err(|e| RelabelError::Invalid(format!("invalid regular expression {source:?}: {}", first_line(&e.to_string()))))?;
-        Ok(Regex { source: source.to_string(), re })
+        let re = regex::Regex::new(&format!("^(?:{source})$")).map_err(|e| {
+            RelabelError::Invalid(format!(
+                "invalid regular expression {source:?}: {}",
+                first_line(&e.to_string())
+            ))
+        })?;
+        Ok(Regex {
+            source: source.to_string(),
+            re,
+        })
     }
 
     /// The expression as written, without the anchoring.
@@ -144,14 +155,22 @@ impl Regex {
 fn first_line(s: &str) -> String {
     // The regex crate's messages span several lines with a caret diagram; the last line says
     // what is wrong, which is what belongs in a one-line config error.
-    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
 }
 
 impl Default for Regex {
     fn default() -> Self {
         // A constant pattern, not input: it always compiles.
         let re = regex::Regex::new("^(?:(.*))$").expect("the default relabel regex compiles");
-        Regex { source: DEFAULT_REGEX.to_string(), re }
+        Regex {
+            source: DEFAULT_REGEX.to_string(),
+            re,
+        }
     }
 }
 
@@ -183,7 +202,9 @@ impl<'de> Deserialize<'de> for LabelNames {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let names = Vec::<String>::deserialize(d)?;
         if let Some(bad) = names.iter().find(|n| !is_valid_label_name(n)) {
-            return Err(serde::de::Error::custom(format!("{bad:?} is not a valid label name")));
+            return Err(serde::de::Error::custom(format!(
+                "{bad:?} is not a valid label name"
+            )));
         }
         Ok(LabelNames(names))
     }
@@ -261,21 +282,51 @@ impl RelabelConfig {
         if act == Action::HashMod && self.modulus == 0 {
             return invalid("relabel configuration for hashmod requires non-zero modulus".into());
         }
-        let needs_target =
-            matches!(act, Action::Replace | Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual);
+        let needs_target = matches!(
+            act,
+            Action::Replace
+                | Action::HashMod
+                | Action::Lowercase
+                | Action::Uppercase
+                | Action::KeepEqual
+                | Action::DropEqual
+        );
         if needs_target && self.target_label.is_empty() {
-            return invalid(format!("relabel configuration for {act} action requires 'target_label' value"));
+            return invalid(format!(
+                "relabel configuration for {act} action requires 'target_label' value"
+            ));
         }
-        if act == Action::Replace && !has_template_reference(&self.target_label) && !is_valid_label_name(&self.target_label) {
-            return invalid(format!("{:?} is invalid 'target_label' for {act} action", self.target_label));
-        }
-        if matches!(act, Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual)
+        if act == Action::Replace
+            && !has_template_reference(&self.target_label)
             && !is_valid_label_name(&self.target_label)
         {
-            return invalid(format!("{:?} is invalid 'target_label' for {act} action", self.target_label));
+            return invalid(format!(
+                "{:?} is invalid 'target_label' for {act} action",
+                self.target_label
+            ));
         }
-        if act == Action::LabelMap && !has_template_reference(&self.replacement) && !is_valid_label_name(&self.replacement) {
-            return invalid(format!("{:?} is invalid 'replacement' for {act} action", self.replacement));
+        if matches!(
+            act,
+            Action::HashMod
+                | Action::Lowercase
+                | Action::Uppercase
+                | Action::KeepEqual
+                | Action::DropEqual
+        ) && !is_valid_label_name(&self.target_label)
+        {
+            return invalid(format!(
+                "{:?} is invalid 'target_label' for {act} action",
+                self.target_label
+            ));
+        }
+        if act == Action::LabelMap
+            && !has_template_reference(&self.replacement)
+            && !is_valid_label_name(&self.replacement)
+        {
+            return invalid(format!(
+                "{:?} is invalid 'replacement' for {act} action",
+                self.replacement
+            ));
         }
         if matches!(act, Action::KeepEqual | Action::DropEqual)
             && (self.regex.as_str() != DEFAULT_REGEX
@@ -292,7 +343,9 @@ impl RelabelConfig {
                 || self.separator != ";"
                 || self.replacement != "$1")
         {
-            return invalid(format!("{act} action requires only 'regex', and no other fields"));
+            return invalid(format!(
+                "{act} action requires only 'regex', and no other fields"
+            ));
         }
         Ok(())
     }
@@ -314,11 +367,21 @@ pub fn expand(template: &str, caps: &regex::Captures<'_>, re: &regex::Regex, out
         }
         let (name, after) = if let Some(braced) = rest.strip_prefix('{') {
             match braced.find('}') {
-                Some(end) if end > 0 && braced[..end].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => (&braced[..end], &braced[end + 1..]),
+                Some(end)
+                    if end > 0
+                        && braced[..end]
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                {
+                    (&braced[..end], &braced[end + 1..])
+                }
                 _ => ("", rest),
             }
         } else {
-            let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+            let len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
             (&rest[..len], &rest[len..])
         };
         if name.is_empty() {
@@ -329,7 +392,9 @@ pub fn expand(template: &str, caps: &regex::Captures<'_>, re: &regex::Regex, out
         let group = if name.bytes().all(|b| b.is_ascii_digit()) {
             name.parse::<usize>().ok().and_then(|i| caps.get(i))
         } else {
-            re.capture_names().position(|n| n == Some(name)).and_then(|i| caps.get(i))
+            re.capture_names()
+                .position(|n| n == Some(name))
+                .and_then(|i| caps.get(i))
         };
         if let Some(m) = group {
             out.push_str(m.as_str());
@@ -407,7 +472,9 @@ fn apply(lb: &mut LabelsBuilder, cfg: &RelabelConfig, val: &mut String) -> bool 
             }
         }
         Action::Replace => {
-            let Some(caps) = re.captures(val) else { return true };
+            let Some(caps) = re.captures(val) else {
+                return true;
+            };
             let mut target = String::new();
             expand(&cfg.target_label, &caps, re, &mut target);
             if !is_valid_label_name(&target) {
@@ -477,7 +544,11 @@ mod tests {
     /// Table of (rules, input, expected output or None for dropped).
     #[test]
     fn every_action() {
-        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<&'a [(&'a str, &'a str)]>);
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            Option<&'a [(&'a str, &'a str)]>,
+        );
         let cases: &[Case<'_>] = &[
             // replace with defaults copies the joined value
             ("- source_labels: [a]\n  target_label: b\n", &[("a", "x")], Some(&[("a", "x"), ("b", "x")])),
@@ -540,14 +611,23 @@ mod tests {
 
     #[test]
     fn hashmod_matches_prometheus() {
-        let out = relabel(&ls(&[("a", "foo")]), &rules("- source_labels: [a]\n  target_label: b\n  modulus: 1000\n  action: hashmod\n"));
+        let out = relabel(
+            &ls(&[("a", "foo")]),
+            &rules("- source_labels: [a]\n  target_label: b\n  modulus: 1000\n  action: hashmod\n"),
+        );
         let digest = Md5::digest(b"foo");
         let mut last = [0u8; 8];
         last.copy_from_slice(&digest[8..]);
         let expected = (u64::from_be_bytes(last) % 1000).to_string();
-        assert_eq!(out.as_ref().and_then(|l| l.get("b")), Some(expected.as_str()));
+        assert_eq!(
+            out.as_ref().and_then(|l| l.get("b")),
+            Some(expected.as_str())
+        );
         // md5("foo") = acbd18db4cc2f85cedef654fccc4a4d8; last 8 bytes 0xedef654fccc4a4d8.
-        assert_eq!(hashmod_value("foo", u64::MAX), 0xedef_654f_ccc4_a4d8 % u64::MAX);
+        assert_eq!(
+            hashmod_value("foo", 1 << 62),
+            0xedef_654f_ccc4_a4d8 % (1 << 62)
+        );
         // The case in Prometheus's own relabel tests: "baz" with modulus 1000 gives 976.
         assert_eq!(hashmod_value("baz", 1000), 976);
     }
@@ -600,7 +680,11 @@ mod tests {
                 Ok(c) => c,
                 Err(e) => panic!("{yaml}: {e}"),
             };
-            let err = cfg.validate().err().map(|e| e.to_string()).unwrap_or_default();
+            let err = cfg
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert_eq!(err, want, "{yaml}");
         }
     }
@@ -608,14 +692,23 @@ mod tests {
     #[test]
     fn parse_errors_name_the_problem() {
         let cases = [
-            ("action: frobnicate\n", "unknown relabel action \"frobnicate\""),
+            (
+                "action: frobnicate\n",
+                "unknown relabel action \"frobnicate\"",
+            ),
             ("action: ''\n", "relabel action cannot be empty"),
-            ("source_labels: ['a-b']\n", "\"a-b\" is not a valid label name"),
+            (
+                "source_labels: ['a-b']\n",
+                "\"a-b\" is not a valid label name",
+            ),
             ("regex: '('\n", "invalid regular expression \"(\""),
             ("tagret_label: x\n", "unknown field `tagret_label`"),
         ];
         for (yaml, want) in cases {
-            let err = serde_saphyr::from_str::<RelabelConfig>(yaml).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = serde_saphyr::from_str::<RelabelConfig>(yaml)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains(want), "{yaml}: got {err}");
             assert!(err.contains("line 1"), "{yaml}: no line in {err}");
         }

@@ -43,8 +43,8 @@ impl ScrapeCache {
         Self::default()
     }
 
-    /// Starts a scrape iteration.
-    pub(crate) fn begin(&mut self) {
+    /// Starts a scrape iteration; call once before ingesting each scrape's body.
+    pub fn begin_iteration(&mut self) {
         self.iter += 1;
     }
 
@@ -65,7 +65,11 @@ impl ScrapeCache {
 
     /// Builds the lookup key for a series in the reused buffer: name and label pairs with
     /// separators that cannot occur in UTF-8 text.
-    pub(crate) fn key_for<'l>(&mut self, name: &str, labels: impl Iterator<Item = (&'l str, &'l str)>) -> &[u8] {
+    pub(crate) fn key_for<'l>(
+        &mut self,
+        name: &str,
+        labels: impl Iterator<Item = (&'l str, &'l str)>,
+    ) -> &[u8] {
         self.key.clear();
         self.key.extend_from_slice(name.as_bytes());
         for (n, v) in labels {
@@ -84,7 +88,12 @@ impl ScrapeCache {
 
     /// Inserts an entry for the series whose key was last built.
     pub(crate) fn insert_current(&mut self, labels: Option<Labels>, explicit_timestamp: bool) {
-        let entry = CacheEntry { labels, last_iter: self.iter, prev_iter: 0, explicit_timestamp };
+        let entry = CacheEntry {
+            labels,
+            last_iter: self.iter,
+            prev_iter: 0,
+            explicit_timestamp,
+        };
         self.entries.insert(self.key.as_slice().into(), entry);
     }
 
@@ -124,7 +133,8 @@ impl ScrapeCache {
                 }
             }
         }
-        self.entries.retain(|_, e| e.last_iter + FORGET_AFTER_ITERATIONS >= iter);
+        self.entries
+            .retain(|_, e| e.last_iter + FORGET_AFTER_ITERATIONS >= iter);
     }
 
     /// Labels of every series the last iteration saw, for staleness markers when the target

@@ -114,16 +114,27 @@ pub fn classify_reqwest_error(e: &pharos_http::reqwest::Error, timeout: Duration
     while let Some(s) = cur {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return ScrapeError::ConnectionRefused { addr },
+                std::io::ErrorKind::ConnectionRefused => {
+                    return ScrapeError::ConnectionRefused { addr }
+                }
                 std::io::ErrorKind::TimedOut => return ScrapeError::Timeout { after: timeout },
                 _ => {}
             }
-            if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                return ScrapeError::Tls { addr, message: tls.to_string() };
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return ScrapeError::Tls {
+                    addr,
+                    message: tls.to_string(),
+                };
             }
         }
         if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-            return ScrapeError::Tls { addr, message: tls.to_string() };
+            return ScrapeError::Tls {
+                addr,
+                message: tls.to_string(),
+            };
         }
         let text = s.to_string();
         if text.contains("failed to lookup address") || text.contains("Name or service not known") {
@@ -146,14 +157,34 @@ mod tests {
 
     #[test]
     fn messages_read_well() {
-        assert_eq!(ScrapeError::ConnectionRefused { addr: "10.0.0.5:9100".into() }.to_string(), "connection refused: nothing listens on 10.0.0.5:9100");
-        assert_eq!(ScrapeError::Timeout { after: Duration::from_secs(10) }.to_string(), "context deadline exceeded after 10s");
         assert_eq!(
-            ScrapeError::HttpStatus { status: "404 Not Found".into(), url: "http://h:1/metrics".into() }.to_string(),
+            ScrapeError::ConnectionRefused {
+                addr: "10.0.0.5:9100".into()
+            }
+            .to_string(),
+            "connection refused: nothing listens on 10.0.0.5:9100"
+        );
+        assert_eq!(
+            ScrapeError::Timeout {
+                after: Duration::from_secs(10)
+            }
+            .to_string(),
+            "context deadline exceeded after 10s"
+        );
+        assert_eq!(
+            ScrapeError::HttpStatus {
+                status: "404 Not Found".into(),
+                url: "http://h:1/metrics".into()
+            }
+            .to_string(),
             "HTTP 404 Not Found from http://h:1/metrics"
         );
         assert_eq!(
-            ScrapeError::Parse { position: "line 3, column 7".into(), message: "expected a value".into() }.to_string(),
+            ScrapeError::Parse {
+                position: "line 3, column 7".into(),
+                message: "expected a value".into()
+            }
+            .to_string(),
             "parse error at line 3, column 7: expected a value"
         );
     }

@@ -19,7 +19,13 @@ use crate::target::Target;
 use crate::target_status::{Health, ScrapeHealth};
 
 /// The report series written after every scrape, in the order they are written.
-pub const REPORT_SERIES: [&str; 5] = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"];
+pub const REPORT_SERIES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
 
 /// The outcome of one scrape, as recorded in the report series.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,7 +67,9 @@ fn millis(t: SystemTime) -> i64 {
 fn format_for(p: ScrapeProtocol) -> ExpositionFormat {
     match p {
         ScrapeProtocol::PrometheusProto => ExpositionFormat::ProtobufDelimited,
-        ScrapeProtocol::PrometheusText0_0_4 | ScrapeProtocol::PrometheusText1_0_0 => ExpositionFormat::PrometheusText,
+        ScrapeProtocol::PrometheusText0_0_4 | ScrapeProtocol::PrometheusText1_0_0 => {
+            ExpositionFormat::PrometheusText
+        }
         ScrapeProtocol::OpenMetricsText0_0_1 => ExpositionFormat::OpenMetrics0_0_1,
         ScrapeProtocol::OpenMetricsText1_0_0 => ExpositionFormat::OpenMetrics1_0_0,
     }
@@ -69,7 +77,12 @@ fn format_for(p: ScrapeProtocol) -> ExpositionFormat {
 
 impl ScrapeLoop {
     /// A loop for `target` of the pool configured by `cfg` (after `apply_global`).
-    pub fn new(cfg: Arc<ScrapeConfig>, target: Target, client: HttpClient, sink: Arc<dyn ScrapeSink>) -> Self {
+    pub fn new(
+        cfg: Arc<ScrapeConfig>,
+        target: Target,
+        client: HttpClient,
+        sink: Arc<dyn ScrapeSink>,
+    ) -> Self {
         let series_labels = target.series_labels();
         let report_labels = REPORT_SERIES
             .iter()
@@ -86,7 +99,9 @@ impl ScrapeLoop {
             timeout: target.timeout,
             body_size_limit: cfg.body_size_limit.0,
         };
-        let fallback_format = cfg.fallback_scrape_protocol.map_or(ExpositionFormat::PrometheusText, format_for);
+        let fallback_format = cfg
+            .fallback_scrape_protocol
+            .map_or(ExpositionFormat::PrometheusText, format_for);
         ScrapeLoop {
             cfg,
             target,
@@ -120,11 +135,12 @@ impl ScrapeLoop {
         let start = SystemTime::now();
         let started = Instant::now();
         let t = millis(start);
-        self.cache.begin();
+        self.cache.begin_iteration();
         self.batch.clear();
         let result = match fetch(&self.client, &self.request, &mut self.body).await {
             Ok(content_type) => {
-                let format = ExpositionFormat::from_content_type(&content_type).unwrap_or(self.fallback_format);
+                let format = ExpositionFormat::from_content_type(&content_type)
+                    .unwrap_or(self.fallback_format);
                 let settings = IngestSettings {
                     target_labels: &self.series_labels,
                     honor_labels: self.cfg.honor_labels,
@@ -136,7 +152,14 @@ impl ScrapeLoop {
                     label_value_length_limit: self.cfg.label_value_length_limit,
                     always_scrape_classic_histograms: self.cfg.always_scrape_classic_histograms,
                 };
-                ingest(&self.body, format, t, &settings, &mut self.cache, &mut self.batch)
+                ingest(
+                    &self.body,
+                    format,
+                    t,
+                    &settings,
+                    &mut self.cache,
+                    &mut self.batch,
+                )
             }
             Err(e) => Err(e),
         };
@@ -151,15 +174,30 @@ impl ScrapeLoop {
             }
         };
         self.stale.clear();
-        self.cache.disappeared(self.cfg.track_timestamps_staleness, &mut self.stale);
+        self.cache
+            .disappeared(self.cfg.track_timestamps_staleness, &mut self.stale);
         for labels in self.stale.drain(..) {
-            self.batch.push(SinkSample { labels, t, value: SinkValue::Float(STALE_NAN) });
+            self.batch.push(SinkSample {
+                labels,
+                t,
+                value: SinkValue::Float(STALE_NAN),
+            });
         }
         let duration = started.elapsed();
         let up = if error.is_none() { 1.0 } else { 0.0 };
-        let values = [up, duration.as_secs_f64(), counts.scraped as f64, counts.post_relabel as f64, counts.series_added as f64];
+        let values = [
+            up,
+            duration.as_secs_f64(),
+            counts.scraped as f64,
+            counts.post_relabel as f64,
+            counts.series_added as f64,
+        ];
         for (labels, v) in self.report_labels.iter().zip(values) {
-            self.batch.push(SinkSample { labels: labels.clone(), t, value: SinkValue::Float(v) });
+            self.batch.push(SinkSample {
+                labels: labels.clone(),
+                t,
+                value: SinkValue::Float(v),
+            });
         }
         self.reported = true;
         let error = match self.sink.append_batch(&self.batch) {
@@ -167,12 +205,21 @@ impl ScrapeLoop {
             Err(e) => error.or(Some(ScrapeError::Storage(e.0))),
         };
         if let Ok(mut h) = self.health.lock() {
-            h.health = if error.is_none() { Health::Up } else { Health::Down };
+            h.health = if error.is_none() {
+                Health::Up
+            } else {
+                Health::Down
+            };
             h.last_error = error.as_ref().map(ToString::to_string).unwrap_or_default();
             h.last_scrape = Some(start);
             h.last_scrape_duration = duration;
         }
-        ScrapeReport { start, duration, counts, error }
+        ScrapeReport {
+            start,
+            duration,
+            counts,
+            error,
+        }
     }
 
     /// Writes staleness markers for every series of the last scrape and the report series,
@@ -184,9 +231,18 @@ impl ScrapeLoop {
         let t = millis(SystemTime::now());
         self.batch.clear();
         self.stale.clear();
-        self.cache.seen_in_last_iteration(self.cfg.track_timestamps_staleness, &mut self.stale);
-        for labels in self.stale.drain(..).chain(self.report_labels.iter().cloned()) {
-            self.batch.push(SinkSample { labels, t, value: SinkValue::Float(STALE_NAN) });
+        self.cache
+            .seen_in_last_iteration(self.cfg.track_timestamps_staleness, &mut self.stale);
+        for labels in self
+            .stale
+            .drain(..)
+            .chain(self.report_labels.iter().cloned())
+        {
+            self.batch.push(SinkSample {
+                labels,
+                t,
+                value: SinkValue::Float(STALE_NAN),
+            });
         }
         if let Err(e) = self.sink.append_batch(&self.batch) {
             tracing::warn!(target_url = %self.target.url, error = %e, "writing end-of-run staleness markers failed");

@@ -57,13 +57,19 @@ impl MemorySink {
 
     /// Samples of the series whose metric name is `name`, in arrival order.
     pub fn series_named(&self, name: &str) -> Vec<SinkSample> {
-        self.samples().into_iter().filter(|s| s.labels.metric_name() == Some(name)).collect()
+        self.samples()
+            .into_iter()
+            .filter(|s| s.labels.metric_name() == Some(name))
+            .collect()
     }
 }
 
 impl ScrapeSink for MemorySink {
     fn append_batch(&self, samples: &[SinkSample]) -> Result<(), SinkError> {
-        let mut guard = self.samples.lock().map_err(|_| SinkError("memory sink poisoned".into()))?;
+        let mut guard = self
+            .samples
+            .lock()
+            .map_err(|_| SinkError("memory sink poisoned".into()))?;
         guard.extend_from_slice(samples);
         Ok(())
     }

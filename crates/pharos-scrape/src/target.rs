@@ -45,7 +45,13 @@ pub struct Target {
 impl Target {
     /// The labels attached to every scraped series: all labels not starting with `__`.
     pub fn series_labels(&self) -> Labels {
-        Labels::from_sorted(self.labels.iter().filter(|l| !l.name.starts_with("__")).cloned().collect())
+        Labels::from_sorted(
+            self.labels
+                .iter()
+                .filter(|l| !l.name.starts_with("__"))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// A stable identity for the target: the same labels and URL always give the same value,
@@ -133,7 +139,9 @@ pub fn populate(cfg: &ScrapeConfig, target: &Labels, group_labels: &Labels) -> P
         return Populated::Dropped(discovered);
     }
     let fail = |e: TargetError| Populated::Failed(discovered.clone(), e);
-    let Some(addr) = b.get(ADDRESS_LABEL).map(str::to_string) else { return fail(TargetError::NoAddress) };
+    let Some(addr) = b.get(ADDRESS_LABEL).map(str::to_string) else {
+        return fail(TargetError::NoAddress);
+    };
     if addr.contains('/') {
         return fail(TargetError::InvalidAddress(addr));
     }
@@ -152,10 +160,14 @@ pub fn populate(cfg: &ScrapeConfig, target: &Labels, group_labels: &Labels) -> P
         Err(e) => return fail(e),
     };
     if interval.is_zero() {
-        return fail(TargetError::InvalidInterval("scrape interval cannot be 0".into()));
+        return fail(TargetError::InvalidInterval(
+            "scrape interval cannot be 0".into(),
+        ));
     }
     if timeout.is_zero() {
-        return fail(TargetError::InvalidInterval("scrape timeout cannot be 0".into()));
+        return fail(TargetError::InvalidInterval(
+            "scrape timeout cannot be 0".into(),
+        ));
     }
     if timeout > interval {
         return fail(TargetError::InvalidInterval(format!(
@@ -170,11 +182,20 @@ pub fn populate(cfg: &ScrapeConfig, target: &Labels, group_labels: &Labels) -> P
     }
     let labels = b.build();
     let url = target_url(&labels, cfg);
-    Populated::Active(Target { discovered_labels: discovered, labels, url, interval, timeout })
+    Populated::Active(Target {
+        discovered_labels: discovered,
+        labels,
+        url,
+        interval,
+        timeout,
+    })
 }
 
 /// Every target of a set of groups, in group order.
-pub fn populate_groups<'a>(cfg: &ScrapeConfig, groups: impl IntoIterator<Item = &'a TargetGroup>) -> Vec<Populated> {
+pub fn populate_groups<'a>(
+    cfg: &ScrapeConfig,
+    groups: impl IntoIterator<Item = &'a TargetGroup>,
+) -> Vec<Populated> {
     let mut out = Vec::new();
     for g in groups {
         for t in &g.targets {
@@ -188,7 +209,9 @@ pub fn populate_groups<'a>(cfg: &ScrapeConfig, groups: impl IntoIterator<Item = 
 fn query_escape(s: &str, out: &mut String) {
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -252,7 +275,11 @@ mod tests {
     #[test]
     fn defaults_instance_and_url() {
         let c = cfg("job_name: node\nscrape_interval: 15s\nparams: {module: [a, b]}\n");
-        let t = active(populate(&c, &Labels::from_pairs([("__address__", "h:9100")]), &Labels::from_pairs([("__meta_x", "1"), ("env", "p")])));
+        let t = active(populate(
+            &c,
+            &Labels::from_pairs([("__address__", "h:9100")]),
+            &Labels::from_pairs([("__meta_x", "1"), ("env", "p")]),
+        ));
         assert_eq!(t.labels.get("instance"), Some("h:9100"));
         assert_eq!(t.labels.get("job"), Some("node"));
         assert_eq!(t.labels.get("__meta_x"), None);
@@ -276,37 +303,81 @@ mod tests {
             "  - target_label: __address__\n    replacement: 127.0.0.1:9115\n",
             "  - source_labels: [__meta_drop]\n    regex: yes\n    action: drop\n",
         ));
-        let t = active(populate(&c, &Labels::from_pairs([("__address__", "https://example.org/a b")]), &Labels::empty()));
-        assert_eq!(t.url, "http://127.0.0.1:9115/probe?module=http_2xx&target=https%3A%2F%2Fexample.org%2Fa+b");
+        let t = active(populate(
+            &c,
+            &Labels::from_pairs([("__address__", "https://example.org/a b")]),
+            &Labels::empty(),
+        ));
+        assert_eq!(
+            t.url,
+            "http://127.0.0.1:9115/probe?module=http_2xx&target=https%3A%2F%2Fexample.org%2Fa+b"
+        );
         assert_eq!(t.labels.get("instance"), Some("https://example.org/a b"));
-        let dropped = populate(&c, &Labels::from_pairs([("__address__", "x:1"), ("__meta_drop", "yes")]), &Labels::empty());
-        assert!(matches!(dropped, Populated::Dropped(ref l) if l.get("__meta_drop") == Some("yes")));
+        let dropped = populate(
+            &c,
+            &Labels::from_pairs([("__address__", "x:1"), ("__meta_drop", "yes")]),
+            &Labels::empty(),
+        );
+        assert!(
+            matches!(dropped, Populated::Dropped(ref l) if l.get("__meta_drop") == Some("yes"))
+        );
     }
 
     #[test]
     fn unusable_targets_say_why() {
-        let c = cfg("job_name: j\nrelabel_configs:\n  - target_label: __address__\n    replacement: ''\n");
-        assert!(matches!(populate(&c, &Labels::from_pairs([("__address__", "a:1")]), &Labels::empty()), Populated::Failed(_, TargetError::NoAddress)));
+        let c = cfg(
+            "job_name: j\nrelabel_configs:\n  - target_label: __address__\n    replacement: ''\n",
+        );
+        assert!(matches!(
+            populate(
+                &c,
+                &Labels::from_pairs([("__address__", "a:1")]),
+                &Labels::empty()
+            ),
+            Populated::Failed(_, TargetError::NoAddress)
+        ));
         let c = cfg("job_name: j\n");
-        let p = populate(&c, &Labels::from_pairs([("__address__", "a:1"), ("__scrape_timeout__", "2m")]), &Labels::empty());
+        let p = populate(
+            &c,
+            &Labels::from_pairs([("__address__", "a:1"), ("__scrape_timeout__", "2m")]),
+            &Labels::empty(),
+        );
         match p {
-            Populated::Failed(_, e) => assert_eq!(e.to_string(), "scrape timeout cannot be greater than scrape interval (\"2m\" > \"1m\")"),
+            Populated::Failed(_, e) => assert_eq!(
+                e.to_string(),
+                "scrape timeout cannot be greater than scrape interval (\"2m\" > \"1m\")"
+            ),
             other => panic!("{other:?}"),
         }
-        let p = populate(&c, &Labels::from_pairs([("__address__", "a/b:1")]), &Labels::empty());
-        assert!(matches!(p, Populated::Failed(_, TargetError::InvalidAddress(_))));
+        let p = populate(
+            &c,
+            &Labels::from_pairs([("__address__", "a/b:1")]),
+            &Labels::empty(),
+        );
+        assert!(matches!(
+            p,
+            Populated::Failed(_, TargetError::InvalidAddress(_))
+        ));
     }
 
     #[test]
     fn offsets_are_stable_and_within_the_interval() {
         let c = cfg("job_name: j\nscrape_interval: 10s\n");
-        let t = active(populate(&c, &Labels::from_pairs([("__address__", "a:1")]), &Labels::empty()));
+        let t = active(populate(
+            &c,
+            &Labels::from_pairs([("__address__", "a:1")]),
+            &Labels::empty(),
+        ));
         let now = 1_700_000_000_123_456_789u128;
         let o1 = t.offset(now, 0);
         assert!(o1 <= Duration::from_secs(10));
         // A later call one interval on lands on the same phase.
         assert_eq!(t.offset(now + 10_000_000_000, 0), o1);
-        let u = active(populate(&c, &Labels::from_pairs([("__address__", "b:1")]), &Labels::empty()));
+        let u = active(populate(
+            &c,
+            &Labels::from_pairs([("__address__", "b:1")]),
+            &Labels::empty(),
+        ));
         assert_ne!(u.offset(now, 0), o1);
     }
 }

@@ -74,14 +74,20 @@ pub struct DroppedTarget {
 }
 
 fn label_map(labels: &Labels, include_internal: bool) -> BTreeMap<String, String> {
-    labels.iter().filter(|l| include_internal || !l.name.starts_with("__")).map(|l| (l.name.to_string(), l.value.to_string())).collect()
+    labels
+        .iter()
+        .filter(|l| include_internal || !l.name.starts_with("__"))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
+        .collect()
 }
 
 /// Formats a time like Go's `time.Time` JSON encoding in UTC (RFC 3339 with nanoseconds,
 /// trailing zeros trimmed); `None` is Go's zero time, which Prometheus shows for targets that
 /// were never scraped.
 pub fn rfc3339(t: Option<SystemTime>) -> String {
-    let Some(t) = t else { return "0001-01-01T00:00:00Z".into() };
+    let Some(t) = t else {
+        return "0001-01-01T00:00:00Z".into();
+    };
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
@@ -96,7 +102,12 @@ pub fn rfc3339(t: Option<SystemTime>) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let mut out = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
     let nanos = d.subsec_nanos();
     if nanos > 0 {
         let frac = format!("{nanos:09}");
@@ -109,17 +120,32 @@ pub fn rfc3339(t: Option<SystemTime>) -> String {
 
 /// This machine's host name, for `globalUrl`.
 fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// The scrape URL with `localhost`, `127.0.0.1` or `[::1]` replaced by the host name, as
 /// Prometheus does for `globalUrl`.
 pub fn global_url(url: &str) -> String {
-    let Some(host) = hostname() else { return url.to_string() };
-    for loopback in ["://localhost:", "://127.0.0.1:", "://[::1]:", "://localhost/", "://127.0.0.1/"] {
+    let Some(host) = hostname() else {
+        return url.to_string();
+    };
+    for loopback in [
+        "://localhost:",
+        "://127.0.0.1:",
+        "://[::1]:",
+        "://localhost/",
+        "://127.0.0.1/",
+    ] {
         if let Some(pos) = url.find(loopback) {
             let sep = &loopback[loopback.len() - 1..];
-            return format!("{}://{host}{sep}{}", &url[..pos], &url[pos + loopback.len()..]);
+            return format!(
+                "{}://{host}{sep}{}",
+                &url[..pos],
+                &url[pos + loopback.len()..]
+            );
         }
     }
     url.to_string()
@@ -147,7 +173,10 @@ impl ActiveTarget {
 impl DroppedTarget {
     /// The API view of a dropped target.
     pub fn new(pool: &str, discovered: &Labels) -> Self {
-        DroppedTarget { discovered_labels: label_map(discovered, true), scrape_pool: pool.to_string() }
+        DroppedTarget {
+            discovered_labels: label_map(discovered, true),
+            scrape_pool: pool.to_string(),
+        }
     }
 }
 
@@ -174,8 +203,21 @@ mod tests {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(10),
         };
-        let v = serde_json::to_value(ActiveTarget::new("j", &target, &ScrapeHealth::default())).unwrap_or_default();
-        for key in ["discoveredLabels", "labels", "scrapePool", "scrapeUrl", "globalUrl", "lastError", "lastScrape", "lastScrapeDuration", "health", "scrapeInterval", "scrapeTimeout"] {
+        let v = serde_json::to_value(ActiveTarget::new("j", &target, &ScrapeHealth::default()))
+            .unwrap_or_default();
+        for key in [
+            "discoveredLabels",
+            "labels",
+            "scrapePool",
+            "scrapeUrl",
+            "globalUrl",
+            "lastError",
+            "lastScrape",
+            "lastScrapeDuration",
+            "health",
+            "scrapeInterval",
+            "scrapeTimeout",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}: {v}");
         }
         assert_eq!(v["health"], "unknown");

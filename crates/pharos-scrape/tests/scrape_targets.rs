@@ -14,7 +14,9 @@ use pharos_http::{ClientOptions, HttpClient, PromDuration};
 use pharos_model::{is_stale_nan, Labels};
 use pharos_scrape::pool::{PoolOptions, RunningPool};
 use pharos_scrape::target::{populate, Populated};
-use pharos_scrape::{ByteSize, GlobalScrapeDefaults, Health, MemorySink, ScrapeConfig, ScrapeLoop, SinkValue, Target};
+use pharos_scrape::{
+    ByteSize, GlobalScrapeDefaults, Health, MemorySink, ScrapeConfig, ScrapeLoop, SinkValue, Target,
+};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
@@ -47,7 +49,11 @@ fn scrape_config(yaml: &str) -> ScrapeConfig {
 }
 
 fn target_for(cfg: &ScrapeConfig, address: &str) -> Target {
-    match populate(cfg, &Labels::from_pairs([("__address__", address)]), &Labels::empty()) {
+    match populate(
+        cfg,
+        &Labels::from_pairs([("__address__", address)]),
+        &Labels::empty(),
+    ) {
         Populated::Active(t) => t,
         other => panic!("{other:?}"),
     }
@@ -92,11 +98,18 @@ async fn scrapes_debian_node_exporter() {
     let addr = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "node exporter did not start listening on {addr}");
+        assert!(
+            Instant::now() < deadline,
+            "node exporter did not start listening on {addr}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let sink = Arc::new(MemorySink::new());
-    let mut sl = new_loop(scrape_config("job_name: node\nscrape_interval: 15s\n"), &addr, sink.clone());
+    let mut sl = new_loop(
+        scrape_config("job_name: node\nscrape_interval: 15s\n"),
+        &addr,
+        sink.clone(),
+    );
     let report = sl.scrape_once().await;
     assert!(report.error.is_none(), "{:?}", report.error);
     assert_eq!(last_value(&sink, "up"), Some(1.0));
@@ -133,7 +146,11 @@ async fn serve(served: Arc<Served>) -> (String, tokio::task::JoinHandle<()>) {
                 move |headers: HeaderMap| {
                     let served = served.clone();
                     async move {
-                        let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                        let accept = headers
+                            .get(ACCEPT)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
                         if let Ok(mut a) = served.accept.lock() {
                             *a = accept;
                         }
@@ -147,8 +164,24 @@ async fn serve(served: Arc<Served>) -> (String, tokio::task::JoinHandle<()>) {
                 }
             }),
         )
-        .route("/garbage", get(|| async { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], "ok 1\nthis is { not metrics\n") }))
-        .route("/huge", get(|| async { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], "a 1\n".repeat(600_000)) }))
+        .route(
+            "/garbage",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    "ok 1\nthis is { not metrics\n",
+                )
+            }),
+        )
+        .route(
+            "/huge",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    "a 1\n".repeat(600_000),
+                )
+            }),
+        )
         .route(
             "/many",
             get(|| async {
@@ -156,7 +189,10 @@ async fn serve(served: Arc<Served>) -> (String, tokio::task::JoinHandle<()>) {
                 ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body)
             }),
         )
-        .route("/missing", get(|| async { (StatusCode::NOT_FOUND, "not here") }))
+        .route(
+            "/missing",
+            get(|| async { (StatusCode::NOT_FOUND, "not here") }),
+        )
         .route(
             "/slow",
             get(|| async {
@@ -168,17 +204,27 @@ async fn serve(served: Arc<Served>) -> (String, tokio::task::JoinHandle<()>) {
             "/gzip",
             get(|| async {
                 use std::io::Write;
-                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 let _ = enc.write_all(b"zipped_metric 42\n");
                 let body = enc.finish().unwrap_or_default();
-                ([(CONTENT_TYPE, "text/plain; version=0.0.4"), (CONTENT_ENCODING, "gzip")], body)
+                (
+                    [
+                        (CONTENT_TYPE, "text/plain; version=0.0.4"),
+                        (CONTENT_ENCODING, "gzip"),
+                    ],
+                    body,
+                )
             }),
         );
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => panic!("bind: {e}"),
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let h = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -213,7 +259,11 @@ async fn samples_staleness_and_accept_header() {
     assert!(is_stale_nan(float(&b[1].value)));
     assert_eq!(last_value(&sink, "a"), Some(3.0));
     let _ = sl.scrape_once().await;
-    assert_eq!(sink.series_named("b").len(), 2, "staleness marker written twice");
+    assert_eq!(
+        sink.series_named("b").len(),
+        2,
+        "staleness marker written twice"
+    );
 
     // The target goes away: every series and the report series get a marker.
     sl.end_of_run();
@@ -228,11 +278,31 @@ async fn failures_read_like_sentences() {
     let served = Arc::new(Served::default());
     let (addr, server) = serve(served).await;
     let cases: Vec<(String, String, String)> = vec![
-        ("/garbage".into(), String::new(), "parse error at line 2, column ".into()),
-        ("/huge".into(), "body_size_limit: 1MB\n".into(), "body size limit exceeded: the response is larger than body_size_limit 1MB".into()),
-        ("/many".into(), "sample_limit: 10\n".into(), "sample limit exceeded: 100 samples, sample_limit is 10".into()),
-        ("/missing".into(), String::new(), format!("HTTP 404 Not Found from http://{addr}/missing")),
-        ("/slow".into(), "scrape_timeout: 500ms\n".into(), "context deadline exceeded after 500ms".into()),
+        (
+            "/garbage".into(),
+            String::new(),
+            "parse error at line 2, column ".into(),
+        ),
+        (
+            "/huge".into(),
+            "body_size_limit: 1MB\n".into(),
+            "body size limit exceeded: the response is larger than body_size_limit 1MB".into(),
+        ),
+        (
+            "/many".into(),
+            "sample_limit: 10\n".into(),
+            "sample limit exceeded: 100 samples, sample_limit is 10".into(),
+        ),
+        (
+            "/missing".into(),
+            String::new(),
+            format!("HTTP 404 Not Found from http://{addr}/missing"),
+        ),
+        (
+            "/slow".into(),
+            "scrape_timeout: 500ms\n".into(),
+            "context deadline exceeded after 500ms".into(),
+        ),
     ];
     for (path, extra, want) in cases {
         let sink = Arc::new(MemorySink::new());
@@ -242,17 +312,32 @@ async fn failures_read_like_sentences() {
         let err = report.error.map(|e| e.to_string()).unwrap_or_default();
         assert!(err.starts_with(&want), "{path}: got {err:?}, want {want:?}");
         assert_eq!(last_value(&sink, "up"), Some(0.0), "{path}");
-        let health = sl.health().lock().map(|h| (h.health, h.last_error.clone())).unwrap_or_default();
+        let health = sl
+            .health()
+            .lock()
+            .map(|h| (h.health, h.last_error.clone()))
+            .unwrap_or_default();
         assert_eq!(health, (Health::Down, err));
         // A failed scrape stores no samples from the body.
-        assert!(sink.series_named("a").is_empty() && sink.series_named("series_1").is_empty(), "{path}");
+        assert!(
+            sink.series_named("a").is_empty() && sink.series_named("series_1").is_empty(),
+            "{path}"
+        );
     }
 
     let closed = format!("127.0.0.1:{}", free_port());
     let sink = Arc::new(MemorySink::new());
     let mut sl = new_loop(scrape_config("job_name: j\n"), &closed, sink);
-    let err = sl.scrape_once().await.error.map(|e| e.to_string()).unwrap_or_default();
-    assert_eq!(err, format!("connection refused: nothing listens on {closed}"));
+    let err = sl
+        .scrape_once()
+        .await
+        .error
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        format!("connection refused: nothing listens on {closed}")
+    );
     server.abort();
 }
 
@@ -260,7 +345,11 @@ async fn failures_read_like_sentences() {
 async fn gzip_bodies_are_decoded() {
     let (addr, server) = serve(Arc::new(Served::default())).await;
     let sink = Arc::new(MemorySink::new());
-    let mut sl = new_loop(scrape_config("job_name: j\nmetrics_path: /gzip\n"), &addr, sink.clone());
+    let mut sl = new_loop(
+        scrape_config("job_name: j\nmetrics_path: /gzip\n"),
+        &addr,
+        sink.clone(),
+    );
     let report = sl.scrape_once().await;
     assert!(report.error.is_none(), "{:?}", report.error);
     assert_eq!(last_value(&sink, "zipped_metric"), Some(42.0));
@@ -285,15 +374,54 @@ async fn running_pool_scrapes_and_cleans_up() {
         let state = pool.state();
         if state.active.first().is_some_and(|t| t.health == Health::Up) {
             assert_eq!(state.active.len(), 1);
-            assert_eq!(state.active[0].labels.get("env").map(String::as_str), Some("test"));
+            assert_eq!(
+                state.active[0].labels.get("env").map(String::as_str),
+                Some("test")
+            );
             assert_eq!(state.dropped.len(), 1);
             break;
         }
-        assert!(Instant::now() < deadline, "target never became healthy: {state:?}");
+        assert!(
+            Instant::now() < deadline,
+            "target never became healthy: {state:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     pool.stop().await;
-    assert!(last_value(&sink, "up").is_some_and(is_stale_nan), "no end-of-run staleness marker for up");
-    assert!(last_value(&sink, "a").is_some_and(is_stale_nan), "no end-of-run staleness marker for a");
+    assert!(
+        last_value(&sink, "up").is_some_and(is_stale_nan),
+        "no end-of-run staleness marker for up"
+    );
+    assert!(
+        last_value(&sink, "a").is_some_and(is_stale_nan),
+        "no end-of-run staleness marker for a"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn manager_reloads_only_what_changed() {
+    let (addr, server) = serve(Arc::new(Served::default())).await;
+    let sink = Arc::new(MemorySink::new());
+    let mut manager = pharos_scrape::ScrapeManager::new(sink.clone(), PoolOptions::default());
+    let job = |name: &str, interval: &str| scrape_config(&format!("job_name: {name}\nscrape_interval: {interval}\nscrape_timeout: 500ms\nstatic_configs:\n  - targets: ['{addr}']\n"));
+    let errors = manager.apply_config(&[job("a", "1s"), job("b", "1s")]).await;
+    assert!(errors.is_empty());
+    assert_eq!(manager.pool_names(), ["a", "b"]);
+    let errors = manager.apply_config(&[job("b", "2s"), job("c", "1s")]).await;
+    assert!(errors.is_empty());
+    assert_eq!(manager.pool_names(), ["b", "c"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let view = manager.targets();
+        let healthy = view.pools.values().all(|p| p.active.first().is_some_and(|t| t.health == Health::Up));
+        if healthy {
+            assert_eq!(view.pools["b"].active[0].scrape_interval, "2s");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pools never became healthy: {view:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    manager.stop().await;
     server.abort();
 }

@@ -13,6 +13,7 @@ pub mod db;
 pub mod db_querier;
 pub mod exemplar;
 pub mod head;
+pub mod head_chunks;
 pub mod import;
 pub mod lock;
 pub mod memstore;

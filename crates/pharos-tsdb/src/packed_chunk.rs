@@ -239,7 +239,9 @@ pub fn decode(data: &[u8]) -> Result<Vec<(i64, f64)>, DecodeError> {
     }
     let scale = usize::from(r.u8()?);
     if scale >= POW10.len() {
-        return Err(DecodeError(format!("packed chunk scale {scale} out of range")));
+        return Err(DecodeError(format!(
+            "packed chunk scale {scale} out of range"
+        )));
     }
     let order = usize::from(r.u8()?);
     if order > MAX_ORDER || order >= count.max(1) {

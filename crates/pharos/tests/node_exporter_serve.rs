@@ -115,7 +115,12 @@ fn concurrent_scrapes_all_succeed() {
 #[test]
 fn collect_parameter_filters_collectors() {
     let ne = start_pharos(&[]);
-    let r = get(ne.addr, "/metrics?collect[]=loadavg&collect%5B%5D=uname", &[]).expect("scrape");
+    let r = get(
+        ne.addr,
+        "/metrics?collect[]=loadavg&collect%5B%5D=uname",
+        &[],
+    )
+    .expect("scrape");
     assert_eq!(r.status, 200);
     let fams = parse_exposition(&r.text());
     let mut collectors: Vec<&str> = fams["node_scrape_collector_success"]
@@ -129,4 +134,24 @@ fn collect_parameter_filters_collectors() {
     let bad = get(ne.addr, "/metrics?collect[]=nosuch", &[]).expect("scrape");
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("missing collector: nosuch"));
+}
+
+#[test]
+fn protobuf_is_served_when_asked_for() {
+    let ne = start_pharos(&["--collector.disable-defaults", "--collector.loadavg"]);
+    let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3";
+    let r = get(ne.addr, "/metrics", &[("Accept", accept)]).expect("scrape");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/vnd.google.protobuf")));
+    let fams = pharos_model::protobuf::decode_families(&r.body).expect("valid delimited protobuf");
+    assert!(fams
+        .iter()
+        .any(|f| f.name == "node_scrape_collector_success"));
+    let text = get(ne.addr, "/metrics", &[]).expect("scrape").text();
+    assert!(
+        text.starts_with("# HELP"),
+        "without Accept the text format is served"
+    );
 }

@@ -413,6 +413,27 @@ fn unescape(s: &str, quotes: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Class bit of bytes allowed in unquoted metric names after the first (`[a-zA-Z0-9_:]`).
+const METRIC_NAME_CHAR: u8 = 1;
+/// Class bit of bytes allowed in unquoted label names after the first (`[a-zA-Z0-9_]`).
+const LABEL_NAME_CHAR: u8 = 2;
+
+/// Character classes by byte: a table lookup per byte is what keeps name scanning cheap.
+static NAME_CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            table[b] = METRIC_NAME_CHAR | LABEL_NAME_CHAR;
+        } else if c == b':' {
+            table[b] = METRIC_NAME_CHAR;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// A position within one line, with the helpers the grammar needs.
 struct Cursor<'a> {
     s: &'a str,
@@ -505,24 +526,31 @@ impl<'a> Cursor<'a> {
         self.s.get(start..self.i).unwrap_or_default()
     }
 
+    /// Advances over bytes whose class includes `class`, returning how many there were.
+    fn skip_class(&mut self, class: u8) -> usize {
+        let start = self.i;
+        let bytes = self.s.as_bytes();
+        while let Some(&b) = bytes.get(self.i) {
+            if NAME_CLASSES[usize::from(b)] & class == 0 {
+                break;
+            }
+            self.i += 1;
+        }
+        self.i - start
+    }
+
     fn metric_name(&mut self) -> Result<&'a str, ParseError> {
         let start = self.i;
-        if !matches!(self.peek(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':')) {
+        if self.peek().is_none_or(|b| b.is_ascii_digit()) || self.skip_class(METRIC_NAME_CHAR) == 0 {
             return Err(self.expected("a metric name"));
-        }
-        while matches!(self.peek(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b':')) {
-            self.i += 1;
         }
         Ok(self.s.get(start..self.i).unwrap_or_default())
     }
 
     fn label_name(&mut self) -> Result<&'a str, ParseError> {
         let start = self.i;
-        if !matches!(self.peek(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_')) {
+        if self.peek().is_none_or(|b| b.is_ascii_digit()) || self.skip_class(LABEL_NAME_CHAR) == 0 {
             return Err(self.expected("a label name or '}'"));
-        }
-        while matches!(self.peek(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_')) {
-            self.i += 1;
         }
         Ok(self.s.get(start..self.i).unwrap_or_default())
     }
@@ -530,7 +558,10 @@ impl<'a> Cursor<'a> {
     /// A double-quoted string with `\\`, `\"` and `\n` escapes, borrowed when it has none.
     fn quoted_string(&mut self, what: &str) -> Result<Cow<'a, str>, ParseError> {
         let open = self.i;
-        self.expect_byte(b'"', &format!("'\"' starting the {what}"))?;
+        if self.peek() != Some(b'"') {
+            return Err(self.expected(&format!("'\"' starting the {what}")));
+        }
+        self.i += 1;
         let start = self.i;
         let bytes = self.s.as_bytes();
         let mut owned: Option<String> = None;

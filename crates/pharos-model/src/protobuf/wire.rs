@@ -44,6 +44,13 @@ impl<'a> Reader<'a> {
 
     /// A base-128 varint of at most 10 bytes.
     pub fn varint(&mut self) -> Result<u64, ParseError> {
+        // Keys, lengths and small counts are almost always one byte.
+        if let Some(&byte) = self.buf.get(self.pos) {
+            if byte < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(byte));
+            }
+        }
         let start = self.pos;
         let mut value: u64 = 0;
         for shift in (0..70).step_by(7) {

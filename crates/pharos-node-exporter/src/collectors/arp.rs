@@ -3,11 +3,22 @@
 use std::collections::BTreeMap;
 
 use pharos_model::{MetricFamily, MetricType};
+use regex::Regex;
 
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
-struct ArpCollector;
+/// Which devices to report.
+enum DeviceFilter {
+    All,
+    Include(Regex),
+    Exclude(Regex),
+}
+
+struct ArpCollector {
+    /// The compiled filter, or why the flags were rejected.
+    filter: Result<DeviceFilter, String>,
+}
 
 impl Collector for ArpCollector {
     fn name(&self) -> &'static str {
@@ -15,6 +26,10 @@ impl Collector for ArpCollector {
     }
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
+        let filter = self.filter.as_ref().map_err(|reason| CollectError::Parse {
+            path: "--collector.arp.device-*".into(),
+            reason: reason.clone(),
+        })?;
         let path = paths.proc("net/arp");
         let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => CollectError::NotPresent(path.display().to_string()),
@@ -29,6 +44,14 @@ impl Collector for ArpCollector {
             MetricType::Gauge,
         );
         for (device, count) in count_entries(&text) {
+            let wanted = match filter {
+                DeviceFilter::All => true,
+                DeviceFilter::Include(re) => re.is_match(device),
+                DeviceFilter::Exclude(re) => !re.is_match(device),
+            };
+            if !wanted {
+                continue;
+            }
             family.push([("device", device)], count as f64);
         }
         out.push(family);
@@ -37,8 +60,17 @@ impl Collector for ArpCollector {
 }
 
 /// Builds the collector.
-pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
-    Box::new(ArpCollector)
+pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
+    let compile = |flag: &str, pattern: &str| {
+        Regex::new(pattern).map_err(|e| format!("{flag}: invalid regex {pattern:?}: {e}"))
+    };
+    let filter = match (&opts.arp_device_include, &opts.arp_device_exclude) {
+        (Some(_), Some(_)) => Err("--collector.arp.device-include and --collector.arp.device-exclude are mutually exclusive".into()),
+        (Some(inc), None) => compile("--collector.arp.device-include", inc).map(DeviceFilter::Include),
+        (None, Some(exc)) => compile("--collector.arp.device-exclude", exc).map(DeviceFilter::Exclude),
+        (None, None) => Ok(DeviceFilter::All),
+    };
+    Box::new(ArpCollector { filter })
 }
 
 /// Counts rows by their sixth column (the device), skipping the header and short rows.
@@ -55,6 +87,35 @@ fn count_entries(text: &str) -> BTreeMap<&str, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("net")).unwrap();
+        std::fs::write(
+            dir.path().join("net/arp"),
+            "IP address HW type Flags HW address Mask Device\n1.1.1.1 0x1 0x2 00:00:00:00:00:01 * eth0\n1.1.1.2 0x1 0x2 00:00:00:00:00:02 * eth1\n",
+        )
+        .unwrap();
+        let paths = HostPaths {
+            procfs: dir.path().into(),
+            ..HostPaths::default()
+        };
+        let opts = CollectorOptions {
+            arp_device_exclude: Some("^eth1$".into()),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        build(&opts).collect(&paths, &mut out).unwrap();
+        assert_eq!(out[0].metrics.len(), 1);
+        assert_eq!(out[0].metrics[0].labels[0].1, "eth0");
+        let both = CollectorOptions {
+            arp_device_include: Some("a".into()),
+            arp_device_exclude: Some("b".into()),
+            ..Default::default()
+        };
+        assert!(build(&both).collect(&paths, &mut Vec::new()).is_err());
+    }
 
     #[test]
     fn counts_per_device() {

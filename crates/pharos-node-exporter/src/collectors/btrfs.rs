@@ -1,10 +1,13 @@
 //! The `btrfs` collector: space allocation per block group type and layout, global reserve and
 //! device sizes of each mounted btrfs filesystem, from `/sys/fs/btrfs/<uuid>`.
 //!
-//! node_exporter 1.5 can also query mounted filesystems with ioctls for per-device error
-//! counters (`node_btrfs_device_errors_total`, `node_btrfs_device_unused_bytes`); this
-//! collector reports what sysfs holds, which is what node_exporter falls back to.
+//! Where a filesystem's mount point can be opened, per-device sizes, free space and error
+//! counters come from btrfs ioctls (see [`ioctl`]), as in node_exporter 1.5; otherwise device
+//! sizes come from sysfs.
 
+mod ioctl;
+
+use std::collections::HashMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -86,7 +89,12 @@ struct Families {
     size: MetricFamily,
     ratio: MetricFamily,
     device_size: MetricFamily,
+    device_unused: MetricFamily,
+    device_errors: MetricFamily,
 }
+
+/// Error counter names of `BTRFS_IOC_GET_DEV_STATS`, in the kernel's order.
+const DEVICE_ERROR_TYPES: [&str; 5] = ["write", "read", "flush", "corruption", "generation"];
 
 impl Families {
     fn new() -> Self {
@@ -123,6 +131,16 @@ impl Families {
                 "Size of a device that is part of the filesystem.",
                 gauge,
             ),
+            device_unused: MetricFamily::new(
+                "node_btrfs_device_unused_bytes",
+                "Unused bytes unused on a device that is part of the filesystem.",
+                gauge,
+            ),
+            device_errors: MetricFamily::new(
+                "node_btrfs_device_errors_total",
+                "Errors reported for the device",
+                MetricType::Counter,
+            ),
         }
     }
 
@@ -135,10 +153,17 @@ impl Families {
             self.size,
             self.ratio,
             self.device_size,
+            self.device_unused,
+            self.device_errors,
         ]
     }
 
-    fn collect_filesystem(&mut self, dir: &Path, dir_name: &str) -> Result<(), CollectError> {
+    fn collect_filesystem(
+        &mut self,
+        dir: &Path,
+        dir_name: &str,
+        ioctl_stats: &HashMap<String, Vec<ioctl::DeviceStats>>,
+    ) -> Result<(), CollectError> {
         let devices = list(&dir.join("devices"), false)?;
         let mut device_sizes = Vec::with_capacity(devices.len());
         for device in &devices {
@@ -188,11 +213,40 @@ impl Families {
                     .push(labels, allocation_ratio(&layout, devices.len()));
             }
         }
-        for (device, sectors) in devices.iter().zip(device_sizes) {
-            self.device_size.push(
-                [("device", device.as_str()), ("uuid", uuid)],
-                sectors * SECTOR_SIZE,
-            );
+        // The ioctls report the filesystem id without dashes.
+        let Some(ioctl_devices) = ioctl_stats.get(&uuid.replace('-', "")) else {
+            for (device, sectors) in devices.iter().zip(device_sizes) {
+                self.device_size.push(
+                    [("device", device.as_str()), ("uuid", uuid)],
+                    sectors * SECTOR_SIZE,
+                );
+            }
+            return Ok(());
+        };
+        for dev in ioctl_devices {
+            // `/dev/sda` and `/rootfs/dev/md1` are labelled `sda` and `md1`, as from sysfs.
+            let device = dev.path.rsplit('/').next().unwrap_or(&dev.path);
+            let labels = [
+                ("btrfs_dev_uuid", dev.uuid.as_str()),
+                ("device", device),
+                ("uuid", uuid),
+            ];
+            self.device_size.push(labels, dev.total_bytes as f64);
+            // Free space rather than used: large used values lose precision as floats, and
+            // what matters is when little is left.
+            self.device_unused
+                .push(labels, dev.total_bytes.wrapping_sub(dev.bytes_used) as f64);
+            for (kind, count) in DEVICE_ERROR_TYPES.iter().zip(dev.errors) {
+                self.device_errors.push(
+                    [
+                        ("btrfs_dev_uuid", dev.uuid.as_str()),
+                        ("device", device),
+                        ("type", kind),
+                        ("uuid", uuid),
+                    ],
+                    count as f64,
+                );
+            }
         }
         Ok(())
     }
@@ -219,9 +273,14 @@ impl Collector for BtrfsCollector {
             .filter(|(name, _)| name.contains('-'))
             .collect();
         filesystems.sort();
+        let ioctl_stats = if filesystems.is_empty() {
+            HashMap::new()
+        } else {
+            ioctl::filesystems(paths)
+        };
         let mut families = Families::new();
         for (name, dir) in &filesystems {
-            families.collect_filesystem(dir, name)?;
+            families.collect_filesystem(dir, name, &ioctl_stats)?;
         }
         out.extend(families.into_vec());
         Ok(())
@@ -265,8 +324,10 @@ mod tests {
     }
 
     fn render(root: &Path) -> Result<String, CollectError> {
+        // procfs too, so the host's real btrfs mounts stay out of the test.
         let paths = HostPaths {
             sysfs: root.into(),
+            procfs: root.into(),
             ..HostPaths::default()
         };
         let mut fams = Vec::new();
@@ -314,6 +375,38 @@ node_btrfs_used_bytes{block_group_type="metadata",mode="raid1",uuid="0abb23a9-57
 node_btrfs_used_bytes{block_group_type="system",mode="dup",uuid="0abb23a9-579b-43e6-ad30-227ef47fcb9d"} 0
 "#;
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn ioctl_device_stats_replace_sysfs_sizes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = filesystem(tmp.path());
+        let stats = HashMap::from([(
+            UUID.replace('-', ""),
+            vec![ioctl::DeviceStats {
+                path: "/dev/loop25".into(),
+                uuid: "9a1c0e4f-3b62-4f0e-8f43-1c2b3d4e5f60".into(),
+                bytes_used: 1024,
+                total_bytes: 4096,
+                errors: [1, 2, 3, 4, 5],
+            }],
+        )]);
+        let mut fams = Families::new();
+        fams.collect_filesystem(&dir, UUID, &stats).unwrap();
+        let mut text = String::new();
+        write_text(&normalize(fams.into_vec()), &mut text);
+        let dev = "btrfs_dev_uuid=\"9a1c0e4f-3b62-4f0e-8f43-1c2b3d4e5f60\",device=\"loop25\"";
+        let fs = format!("uuid=\"{UUID}\"");
+        for line in [
+            format!("# HELP node_btrfs_device_errors_total Errors reported for the device\n# TYPE node_btrfs_device_errors_total counter\n"),
+            format!("node_btrfs_device_errors_total{{{dev},type=\"corruption\",{fs}}} 4\n"),
+            format!("node_btrfs_device_errors_total{{{dev},type=\"write\",{fs}}} 1\n"),
+            format!("node_btrfs_device_size_bytes{{{dev},{fs}}} 4096\n"),
+            format!("# HELP node_btrfs_device_unused_bytes Unused bytes unused on a device that is part of the filesystem.\n# TYPE node_btrfs_device_unused_bytes gauge\nnode_btrfs_device_unused_bytes{{{dev},{fs}}} 3072\n"),
+        ] {
+            assert!(text.contains(&line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("node_btrfs_device_size_bytes{").count(), 1);
     }
 
     #[test]

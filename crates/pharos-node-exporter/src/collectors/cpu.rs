@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use pharos_model::{MetricFamily, MetricType};
+use regex::Regex;
 
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
@@ -43,6 +44,10 @@ const MODES: [(&str, usize); 8] = [
 
 struct CpuCollector {
     info: bool,
+    /// `--collector.cpu.info.flags-include`, compiled, or why it was rejected.
+    flags_include: Option<Result<Regex, String>>,
+    /// `--collector.cpu.info.bugs-include`, compiled, or why it was rejected.
+    bugs_include: Option<Result<Regex, String>>,
     /// Last exported seconds per CPU, so counters never go backwards across scrapes.
     last: Mutex<HashMap<String, [f64; 10]>>,
 }
@@ -60,6 +65,20 @@ impl Collector for CpuCollector {
                 source,
             })?;
             out.push(cpu_info(&text));
+            let lists = [
+                (&self.flags_include, "flags", "node_cpu_flag_info", "flag"),
+                (&self.bugs_include, "bugs", "node_cpu_bug_info", "bug"),
+            ];
+            for (filter, field, name, label) in lists {
+                let Some(filter) = filter else { continue };
+                let filter = filter.as_ref().map_err(|reason| CollectError::Parse {
+                    path: format!("--collector.cpu.info.{field}-include").into(),
+                    reason: reason.clone(),
+                })?;
+                if let Some(family) = first_cpu_list(&text, field, name, label, filter) {
+                    out.push(family);
+                }
+            }
         }
         let path = paths.proc("stat");
         let text = std::fs::read_to_string(&path).map_err(|source| CollectError::Io {
@@ -108,8 +127,21 @@ impl Collector for CpuCollector {
 
 /// Builds the collector.
 pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
+    let compile = |flag: &str, pattern: &Option<String>| {
+        pattern
+            .as_deref()
+            .map(|p| Regex::new(p).map_err(|e| format!("{flag}: invalid regex {p:?}: {e}")))
+    };
     Box::new(CpuCollector {
         info: opts.cpu_info,
+        flags_include: compile(
+            "--collector.cpu.info.flags-include",
+            &opts.cpu_info_flags_include,
+        ),
+        bugs_include: compile(
+            "--collector.cpu.info.bugs-include",
+            &opts.cpu_info_bugs_include,
+        ),
         last: Mutex::new(HashMap::new()),
     })
 }
@@ -191,6 +223,33 @@ fn cpu_info(text: &str) -> MetricFamily {
         );
     }
     family
+}
+
+/// `node_cpu_flag_info` or `node_cpu_bug_info`: one metric per matching word of the first
+/// CPU's `flags` or `bugs` line (all CPUs of a host normally share them).
+fn first_cpu_list(
+    text: &str,
+    field: &str,
+    name: &str,
+    label: &str,
+    filter: &Regex,
+) -> Option<MetricFamily> {
+    let first = text.split("\n\n").next()?;
+    let words = first.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        (k.trim() == field).then_some(v)
+    })?;
+    let help = format!(
+        "The `{field}` field of CPU information from /proc/cpuinfo taken from the first core."
+    );
+    let mut family = MetricFamily::new(name, help, MetricType::Gauge);
+    for word in words
+        .split_ascii_whitespace()
+        .filter(|w| filter.is_match(w))
+    {
+        family.push([(label, word)], 1.0);
+    }
+    Some(family)
 }
 
 /// Thermal throttle counters, read once per core and once per package; absent on most VMs.

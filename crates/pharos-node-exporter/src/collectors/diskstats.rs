@@ -209,9 +209,16 @@ const ATA_GAUGES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Which devices to report: those matching an include filter, or those not matching the
+/// exclude filter.
+enum DeviceFilter {
+    Include(Regex),
+    Exclude(Regex),
+}
+
 struct DiskstatsCollector {
     /// The compiled device filter, or why the flag was rejected.
-    exclude: Result<Regex, String>,
+    filter: Result<DeviceFilter, String>,
 }
 
 impl Collector for DiskstatsCollector {
@@ -220,13 +227,10 @@ impl Collector for DiskstatsCollector {
     }
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let exclude = self
-            .exclude
-            .as_ref()
-            .map_err(|reason| CollectError::Parse {
-                path: "--collector.diskstats.device-exclude".into(),
-                reason: reason.clone(),
-            })?;
+        let filter = self.filter.as_ref().map_err(|reason| CollectError::Parse {
+            path: "--collector.diskstats.device-*".into(),
+            reason: reason.clone(),
+        })?;
         let path = paths.proc("diskstats");
         let text = std::fs::read_to_string(&path).map_err(|source| CollectError::Io {
             path: path.clone(),
@@ -237,7 +241,11 @@ impl Collector for DiskstatsCollector {
             let Some(disk) = parse_line(line, &path)? else {
                 continue;
             };
-            if exclude.is_match(disk.device) {
+            let wanted = match filter {
+                DeviceFilter::Include(re) => re.is_match(disk.device),
+                DeviceFilter::Exclude(re) => !re.is_match(disk.device),
+            };
+            if !wanted {
                 continue;
             }
             stats.add(paths, &disk);
@@ -249,12 +257,22 @@ impl Collector for DiskstatsCollector {
 
 /// Builds the collector, compiling the device filter once.
 pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
-    let pattern = opts
-        .diskstats_device_exclude
-        .as_deref()
-        .unwrap_or(DEFAULT_EXCLUDE);
-    let exclude = Regex::new(pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"));
-    Box::new(DiskstatsCollector { exclude })
+    let compile = |flag: &str, pattern: &str| {
+        Regex::new(pattern).map_err(|e| format!("{flag}: invalid regex {pattern:?}: {e}"))
+    };
+    let filter = match &opts.diskstats_device_include {
+        Some(include) => {
+            compile("--collector.diskstats.device-include", include).map(DeviceFilter::Include)
+        }
+        None => compile(
+            "--collector.diskstats.device-exclude",
+            opts.diskstats_device_exclude
+                .as_deref()
+                .unwrap_or(DEFAULT_EXCLUDE),
+        )
+        .map(DeviceFilter::Exclude),
+    };
+    Box::new(DiskstatsCollector { filter })
 }
 
 /// One row of `/proc/diskstats`.
@@ -468,6 +486,25 @@ mod tests {
             find(&out, "node_disk_ata_rotation_rate_rpm").metrics.len(),
             1
         );
+    }
+
+    #[test]
+    fn include_filter_replaces_exclude() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("diskstats"), DISKSTATS).unwrap();
+        let paths = HostPaths {
+            procfs: dir.path().into(),
+            udev_data: dir.path().join("none"),
+            ..HostPaths::default()
+        };
+        let opts = CollectorOptions {
+            diskstats_device_include: Some("^loop".into()),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        build(&opts).collect(&paths, &mut out).unwrap();
+        assert_eq!(out[0].metrics.len(), 1);
+        assert_eq!(out[0].metrics[0].labels[0].1, "loop0");
     }
 
     #[test]

@@ -146,9 +146,10 @@ fn procedure_counts_ok(label: &str, values: &[u64]) -> bool {
     if usize::try_from(*count).ok() != Some(rest.len()) {
         return false;
     }
+    // `Null` comes first on the procedure lines and is not in `V2`/`V3`.
     match label {
-        "proc2" => rest.len() >= V2.len() + 1,
-        "proc3" => rest.len() >= V3.len() + 1,
+        "proc2" => rest.len() > V2.len(),
+        "proc3" => rest.len() > V3.len(),
         "proc4" => rest.len() == 2,
         _ => rest.len() >= V4_OPS_MIN,
     }

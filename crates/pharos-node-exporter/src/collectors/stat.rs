@@ -8,7 +8,24 @@ use pharos_model::{MetricFamily, MetricType};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
-struct StatCollector;
+struct StatCollector {
+    /// `--collector.stat.softirq`.
+    softirq: bool,
+}
+
+/// The softirq vectors of the `softirq` line, in kernel order (include/linux/interrupt.h).
+const SOFTIRQ_VECTORS: [&str; 10] = [
+    "hi",
+    "timer",
+    "net_tx",
+    "net_rx",
+    "block",
+    "block_iopoll",
+    "tasklet",
+    "sched",
+    "hrtimer",
+    "rcu",
+];
 
 /// The scalar lines of `/proc/stat` this collector exports.
 #[derive(Debug, Default, PartialEq)]
@@ -19,6 +36,8 @@ struct KernelStat {
     interrupts: f64,
     procs_running: f64,
     procs_blocked: f64,
+    /// Calls per softirq vector, after the total; missing vectors read as zero.
+    softirqs: [f64; 10],
 }
 
 impl Collector for StatCollector {
@@ -69,13 +88,26 @@ impl Collector for StatCollector {
             MetricType::Gauge,
             stat.procs_blocked,
         ));
+        if self.softirq {
+            let mut family = MetricFamily::new(
+                "node_softirqs_total",
+                "Number of softirq calls.",
+                MetricType::Counter,
+            );
+            for (vector, calls) in SOFTIRQ_VECTORS.iter().zip(stat.softirqs) {
+                family.push([("vector", *vector)], calls);
+            }
+            out.push(family);
+        }
         Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
-    Box::new(StatCollector)
+pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
+    Box::new(StatCollector {
+        softirq: opts.stat_softirq,
+    })
 }
 
 fn parse_stat(text: &str, path: &Path) -> Result<KernelStat, CollectError> {
@@ -84,6 +116,16 @@ fn parse_stat(text: &str, path: &Path) -> Result<KernelStat, CollectError> {
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
         let key = fields.next().unwrap_or("");
+        if key == "softirq" {
+            // The first number is the total, the rest one per vector.
+            for (slot, value) in stat.softirqs.iter_mut().zip(fields.skip(1)) {
+                *slot = value.parse().map_err(|_| CollectError::Parse {
+                    path: path.to_path_buf(),
+                    reason: format!("softirq: {value:?} is not a number"),
+                })?;
+            }
+            continue;
+        }
         let slot = match key {
             "btime" => {
                 seen_btime = true;
@@ -141,6 +183,7 @@ softirq 1 2 3\n";
                 interrupts: 193470.0,
                 procs_running: 1.0,
                 procs_blocked: 0.0,
+                softirqs: [2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             }
         );
     }

@@ -2,6 +2,8 @@
 //! `--collector.textfile.directory`, plus `node_textfile_mtime_seconds` and
 //! `node_textfile_scrape_error`.
 
+mod glob;
+
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -113,30 +115,19 @@ impl Collector for TextfileCollector {
             "Unixtime mtime of textfiles successfully read.",
             MetricType::Gauge,
         );
-        if let Some(dir) = self
+        if let Some(pattern) = self
             .directory
             .as_deref()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            match list_prom_files(dir) {
-                Ok(files) => {
-                    for file in files {
-                        match read_file(&file) {
-                            Ok((families, mtime)) => {
-                                merged.add(&file, families);
-                                mtimes.push([("file", file.display().to_string())], mtime);
-                            }
-                            Err(e) => {
-                                errored = true;
-                                tracing::error!(file = %file.display(), error = %e, "failed to collect textfile data");
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    errored = true;
-                    tracing::error!(path = %dir.display(), error = %e, "failed to read textfile collector directory");
-                }
+            // node_exporter expands the flag as a glob, falling back to the literal path (whose
+            // absence is then reported) when nothing matches.
+            let mut dirs = glob::expand(&pattern.to_string_lossy());
+            if dirs.is_empty() {
+                dirs.push(pattern.to_path_buf());
+            }
+            for dir in dirs {
+                errored |= self.read_directory(&dir, &mut merged, &mut mtimes);
             }
         }
         out.extend(merged.families);
@@ -148,6 +139,34 @@ impl Collector for TextfileCollector {
             if errored { 1.0 } else { 0.0 },
         ));
         Ok(())
+    }
+}
+
+impl TextfileCollector {
+    /// Reads every `*.prom` file of `dir` into `merged`, recording their mtimes; true if the
+    /// directory or any file could not be used.
+    fn read_directory(&self, dir: &Path, merged: &mut Merged, mtimes: &mut MetricFamily) -> bool {
+        let files = match list_prom_files(dir) {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::error!(path = %dir.display(), error = %e, "failed to read textfile collector directory");
+                return true;
+            }
+        };
+        let mut errored = false;
+        for file in files {
+            match read_file(&file) {
+                Ok((families, mtime)) => {
+                    merged.add(&file, families);
+                    mtimes.push([("file", file.display().to_string())], mtime);
+                }
+                Err(e) => {
+                    errored = true;
+                    tracing::error!(file = %file.display(), error = %e, "failed to collect textfile data");
+                }
+            }
+        }
+        errored
     }
 }
 
@@ -303,6 +322,19 @@ mod tests {
             values,
             [&MetricValue::Simple(1.0), &MetricValue::Simple(4.0)]
         );
+    }
+
+    #[test]
+    fn directory_flag_is_a_glob() {
+        let dir = tempfile::tempdir().unwrap();
+        for (sub, metric) in [("t1", "one"), ("t2", "two"), ("other", "three")] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+            std::fs::write(dir.path().join(sub).join("m.prom"), format!("{metric} 1\n")).unwrap();
+        }
+        let out = collect(&dir.path().join("t*"));
+        assert!(out.iter().any(|f| f.name == "one") && out.iter().any(|f| f.name == "two"));
+        assert!(out.iter().all(|f| f.name != "three"));
+        assert_eq!(scrape_error(&out), MetricValue::Simple(0.0));
     }
 
     #[test]

@@ -92,7 +92,14 @@ pub(crate) fn eval_binary(
         (Value::Vector(v), Value::Scalar(s)) => vector_scalar(ev, op, v, s, false, return_bool, ts, pos),
         (Value::Scalar(s), Value::Vector(v)) => vector_scalar(ev, op, v, s, true, return_bool, ts, pos),
         (Value::Vector(a), Value::Vector(b)) => {
-            let default = VectorMatching { card: Cardinality::OneToOne, on: false, labels: vec![], include: vec![] };
+            let default = VectorMatching {
+                card: Cardinality::OneToOne,
+                on: false,
+                labels: vec![],
+                include: vec![],
+                fill_left: None,
+                fill_right: None,
+            };
             let m = matching.unwrap_or(&default);
             match op {
                 BinOp::And => Ok(Value::Vector(and_unless(a, b, m, true))),
@@ -236,10 +243,24 @@ fn vector_vector(
     }
     let mut matched: HashMap<u64, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
+    let mut rhs_used: HashSet<u64> = HashSet::new();
+    let filler = |metric: Labels, f: f64| Sample { metric, t: ts, f, h: None, drop_name: false };
     for ls in &lhs {
         let sig = signature(&ls.metric, m);
-        let Some(&ri) = right.get(&sig) else { continue };
-        let rs = &rhs[ri];
+        let fill_rhs;
+        let rs = match right.get(&sig) {
+            Some(&ri) => {
+                rhs_used.insert(sig);
+                &rhs[ri]
+            }
+            None => match m.fill_right {
+                Some(f) => {
+                    fill_rhs = filler(Labels::empty(), f);
+                    &fill_rhs
+                }
+                None => continue,
+            },
+        };
         let (l, r) = if m.card == Cardinality::OneToMany { (rs, ls) } else { (ls, rs) };
         let elem = elem_op(ev, op, l, r, l.f, r.f, pos)?;
         let metric = result_metric(&ls.metric, &rs.metric, m);
@@ -271,6 +292,28 @@ fn vector_vector(
             (fv, h)
         };
         out.push(Sample { metric, t: ts, f, h, drop_name: return_bool || drops_name(op) || ls.drop_name && !op.is_comparison() });
+    }
+    if let Some(fl) = m.fill_left {
+        // Right-side samples nobody matched get a filled left side, labelled by the match group.
+        for rs in &rhs {
+            let sig = signature(&rs.metric, m);
+            if rhs_used.contains(&sig) {
+                continue;
+            }
+            let ls = filler(match_labels(&rs.metric, m), fl);
+            let (l, r) = if m.card == Cardinality::OneToMany { (rs, &ls) } else { (&ls, rs) };
+            let Some((fv, h, keep)) = elem_op(ev, op, l, r, l.f, r.f, pos)? else { continue };
+            let (f, h) = if return_bool {
+                (if keep { 1.0 } else { 0.0 }, None)
+            } else if !keep {
+                continue;
+            } else if op.is_comparison() {
+                (l.f, l.h.clone())
+            } else {
+                (fv, h)
+            };
+            out.push(Sample { metric: ls.metric.clone(), t: ts, f, h, drop_name: false });
+        }
     }
     Ok(Value::Vector(out))
 }

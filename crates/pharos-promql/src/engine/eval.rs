@@ -119,7 +119,8 @@ impl<'a> Evaluator<'a> {
             Expr::Call { args, .. } => args.iter().for_each(|a| self.collect(a, lo, hi, out)),
             Expr::Vector(vs) => {
                 let (lo, hi) = vs.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
-                out.push((vs, lo - vs.offset - self.opts.lookback_delta, hi - vs.offset));
+                let ahead = if vs.smoothed { self.opts.lookback_delta } else { 0 };
+                out.push((vs, lo - vs.offset - self.opts.lookback_delta, hi - vs.offset + ahead));
             }
             Expr::Matrix(m) => {
                 let (lo, hi) = m.vs.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
@@ -137,7 +138,14 @@ impl<'a> Evaluator<'a> {
 
     fn load(&mut self, q: &dyn Querier, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<LoadedSeries>, EvalError> {
         let hints = SelectHints { start: mint, end: maxt, func: None };
-        let selected = q.select(Some(&hints), &vs.matchers)?;
+        let selected = if vs.matchers.iter().all(|m| m.matches("")) {
+            // Only `info`'s selector may match empty; every series has a name.
+            let mut ms = vs.matchers.clone();
+            ms.push(pharos_model::Matcher::new(pharos_model::MatchOp::Regex, "__name__", ".+").map_err(|e| EvalError::Execution(e.to_string()))?);
+            q.select(Some(&hints), &ms)?
+        } else {
+            q.select(Some(&hints), &vs.matchers)?
+        };
         let mut out = Vec::with_capacity(selected.len());
         for s in selected {
             let mut ls =
@@ -379,6 +387,12 @@ impl<'a> Evaluator<'a> {
         let Some(series) = self.data.get(&key(vs)) else { return Vec::new() };
         let mut out = Vec::new();
         for s in series {
+            if vs.smoothed {
+                if let Some(f) = smoothed_value(s, tref, mint, self.opts.lookback_delta) {
+                    out.push(Sample { metric: s.metric.clone(), t: tref, f, h: None, drop_name: false });
+                }
+                continue;
+            }
             let fi = s.ft.partition_point(|&t| t <= tref);
             let hi = s.ht.partition_point(|&t| t <= tref);
             let f = (fi > 0 && s.ft[fi - 1] > mint).then(|| fi - 1);
@@ -424,10 +438,9 @@ impl<'a> Evaluator<'a> {
             let hb = s.ht.partition_point(|&t| t <= tref);
             let hists: Vec<HPoint> =
                 (ha..hb).map(|i| HPoint { t: s.ht[i], h: Box::new(s.hv[i].clone()) }).collect();
-            if (m.anchored || m.smoothed) && !floats.is_empty() || !floats.is_empty() || !hists.is_empty() {
+            // Anchored and smoothed ranges also need a sample inside the window.
+            if !floats.is_empty() || !hists.is_empty() {
                 n += floats.len() + hists.len();
-                out.push(Series { metric: s.metric.clone(), floats, hists, drop_name: false });
-            } else if m.anchored || m.smoothed {
                 out.push(Series { metric: s.metric.clone(), floats, hists, drop_name: false });
             }
         }
@@ -459,6 +472,20 @@ impl<'a> Evaluator<'a> {
             }
         }
         out.retain(|s| !s.floats.is_empty() || !s.hists.is_empty());
+    }
+}
+
+/// The value of a `smoothed` instant selector: the sample at `t`, or linear interpolation
+/// between the samples around it, or the last one before it.
+fn smoothed_value(s: &LoadedSeries, t: i64, mint: i64, lookback: i64) -> Option<f64> {
+    let i = s.ft.partition_point(|&x| x <= t);
+    let before = (i > 0 && s.ft[i - 1] > mint && !is_stale_nan(s.fv[i - 1])).then(|| (s.ft[i - 1], s.fv[i - 1]));
+    let after = (i < s.ft.len() && s.ft[i] <= t + lookback && !is_stale_nan(s.fv[i])).then(|| (s.ft[i], s.fv[i]));
+    match (before, after) {
+        (Some((bt, bv)), _) if bt == t => Some(bv),
+        (Some((bt, bv)), Some((at, av))) => Some(bv + (av - bv) * (t - bt) as f64 / (at - bt) as f64),
+        (Some((_, bv)), None) => Some(bv),
+        _ => None,
     }
 }
 

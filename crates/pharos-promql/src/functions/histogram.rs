@@ -74,7 +74,7 @@ pub fn histogram_stdvar(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 /// `histogram_fraction(lower, upper, v)` over native histograms and classic `le` buckets.
 pub fn histogram_fraction(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let (lo, hi) = (c.scalar(0), c.scalar(1));
-    by_histogram(c, 2, &[lo], None, &|_, h| histogram::fraction(lo, hi, h), &|_, les| {
+    by_histogram(c, 2, &[lo], None, false, &|_, h| histogram::fraction(lo, hi, h), &|_, les| {
         (classic_fraction(lo, hi, les), false)
     })
 }
@@ -234,6 +234,7 @@ fn by_histogram(
     vec_arg: usize,
     params: &[f64],
     param_label: Option<&str>,
+    is_quantile: bool,
     native: &NativeFn<'_>,
     classic: &ClassicFn<'_>,
 ) -> Result<Value, EvalError> {
@@ -284,7 +285,20 @@ fn by_histogram(
             continue;
         }
         let Some(h) = n.h.as_deref() else { continue };
+        let nan_obs = histogram::nan_observations(h) > 0.0;
+        let name = n.metric.metric_name().unwrap_or("").to_string();
         for &q in params {
+            if nan_obs {
+                let v = native(q, h);
+                let msg = if param_label.is_none() && params.len() == 1 && !is_quantile {
+                    format!("input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name {name:?}")
+                } else if v.is_nan() {
+                    format!("input to histogram_quantile has NaN observations, result is NaN for metric name {name:?}")
+                } else {
+                    format!("input to histogram_quantile has NaN observations, result is skewed higher for metric name {name:?}")
+                };
+                c.annotations.info(msg, vpos);
+            }
             let mut metric = n.metric.clone();
             if let Some(l) = param_label {
                 let mut b = metric.builder();
@@ -328,7 +342,7 @@ fn quantiles_of(c: &mut FnCall<'_>, qs: &[f64], vec_arg: usize, q_label: Option<
             c.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_float(q)), qpos);
         }
     }
-    by_histogram(c, vec_arg, qs, q_label, &|q, h| histogram::quantile(q, h), &|q, les| bucket_quantile(q, les))
+    by_histogram(c, vec_arg, qs, q_label, true, &|q, h| histogram::quantile(q, h), &|q, les| bucket_quantile(q, les))
 }
 
 /// `histogram_quantile(q, buckets)`.

@@ -80,9 +80,51 @@ pub fn label_join(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     Ok(Value::Vector(v))
 }
 
-/// `info(v, [selector])`: experimental; adds data labels from matching info metrics. Pharos
-/// returns the input unchanged when no info series match.
+/// `info(v, [selector])` (experimental): adds the data labels of matching info series (by
+/// default `target_info`), joined on the identifying labels `instance` and `job`.
 pub fn info(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
-    let v = c.take_vector(0);
-    Ok(Value::Vector(v))
+    const IDENTIFYING: [&str; 2] = ["instance", "job"];
+    let base = c.take_vector(0);
+    let infos = c.take_vector(1);
+    let matchers: Vec<pharos_model::Matcher> = match c.exprs.get(1) {
+        Some(crate::parser::Expr::Vector(vs)) => vs.matchers.clone(),
+        _ => Vec::new(),
+    };
+    let (name_ms, data_ms): (Vec<_>, Vec<_>) = matchers.into_iter().partition(|m| m.name == METRIC_NAME);
+    let drop_if_unmatched = data_ms.iter().any(|m| !m.matches(""));
+    let mut out = Vec::with_capacity(base.len());
+    for mut s in base {
+        let name = s.metric.metric_name().unwrap_or("");
+        // Info metrics themselves are not enriched.
+        if !name_ms.is_empty() && s.metric.metric_name().is_some() && name_ms.iter().all(|m| m.matches(name)) {
+            out.push(s);
+            continue;
+        }
+        let mut matched = false;
+        let mut b = s.metric.builder();
+        for i in &infos {
+            let same_id = IDENTIFYING.iter().all(|l| i.metric.get(l) == s.metric.get(l));
+            if !same_id {
+                continue;
+            }
+            matched = true;
+            for l in i.metric.iter() {
+                let n = &*l.name;
+                if n == METRIC_NAME || IDENTIFYING.contains(&n) || s.metric.get(n).is_some() {
+                    continue;
+                }
+                if !data_ms.is_empty() && !data_ms.iter().any(|m| m.name == n) {
+                    continue;
+                }
+                b.set(l.name.clone(), l.value.clone());
+            }
+        }
+        if !matched && drop_if_unmatched {
+            continue;
+        }
+        s.metric = b.build();
+        s.t = c.ts;
+        out.push(s);
+    }
+    Ok(Value::Vector(out))
 }

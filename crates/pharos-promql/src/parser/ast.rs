@@ -239,6 +239,10 @@ pub struct VectorMatching {
     pub labels: Vec<String>,
     /// Extra labels listed in `group_left(...)`/`group_right(...)`.
     pub include: Vec<String>,
+    /// `fill_left(v)`/`fill(v)`: value used when the left side has no match (experimental).
+    pub fill_left: Option<f64>,
+    /// `fill_right(v)`/`fill(v)`: value used when the right side has no match (experimental).
+    pub fill_right: Option<f64>,
 }
 
 /// An instant vector selector such as `foo{a="b"} offset 5m @ 100`.
@@ -254,6 +258,8 @@ pub struct VectorSelector {
     pub at: Option<AtModifier>,
     /// Where it appears.
     pub pos: PosRange,
+    /// The `smoothed` modifier (experimental): interpolate between neighbouring samples.
+    pub smoothed: bool,
 }
 
 /// A range vector selector such as `foo[5m]`.

@@ -22,7 +22,7 @@ pub struct ParseOptions {
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
     let toks = lex(input)?;
-    let mut p = Parser { input, toks, i: 0, opts };
+    let mut p = Parser { input, toks, i: 0, opts, allow_empty_selector: false };
     if matches!(p.peek(), Tok::Eof) {
         return Err(ParseError::at(input, 0, "no expression found in input".into()));
     }
@@ -54,6 +54,8 @@ struct Parser<'a> {
     toks: Vec<Token>,
     i: usize,
     opts: ParseOptions,
+    /// Set while parsing the selector argument of `info`, which may match empty.
+    allow_empty_selector: bool,
 }
 
 fn type_name(t: ValueType) -> &'static str {
@@ -161,6 +163,8 @@ impl<'a> Parser<'a> {
                 on: false,
                 labels: vec![],
                 include: vec![],
+                fill_left: None,
+                fill_right: None,
             };
             let mut has_matching = false;
             if self.is_ident("on") || self.is_ident("ignoring") {
@@ -179,6 +183,40 @@ impl<'a> Parser<'a> {
                         matching.include = self.label_list()?;
                     }
                 }
+            }
+            // `fill(v)`, `fill_left(v)`, `fill_right(v)` modifiers.
+            loop {
+                let which = match self.peek() {
+                    Tok::Ident(w) if matches!(self.peek_at(1), Tok::Op("(")) => w.to_ascii_lowercase(),
+                    _ => break,
+                };
+                if !matches!(which.as_str(), "fill" | "fill_left" | "fill_right") {
+                    break;
+                }
+                self.bump();
+                self.expect_op("(")?;
+                let neg = if self.is_op("-") {
+                    self.bump();
+                    true
+                } else {
+                    if self.is_op("+") {
+                        self.bump();
+                    }
+                    false
+                };
+                let Tok::Number(v) = self.peek().clone() else {
+                    return Err(self.unexpected("number"));
+                };
+                self.bump();
+                self.expect_op(")")?;
+                let v = if neg { -v } else { v };
+                if which != "fill_right" {
+                    matching.fill_left = Some(v);
+                }
+                if which != "fill_left" {
+                    matching.fill_right = Some(v);
+                }
+                has_matching = true;
             }
             let next_min = if op == BinOp::Pow { prec } else { prec + 1 };
             let rhs = self.expr(next_min)?;
@@ -508,6 +546,14 @@ impl<'a> Parser<'a> {
                 }
                 continue;
             }
+            if let Expr::Vector(vs) = &mut e {
+                if self.is_ident("smoothed") {
+                    self.bump();
+                    vs.smoothed = true;
+                    vs.pos.end = self.prev_end();
+                    continue;
+                }
+            }
             if let Expr::Matrix(m) = &mut e {
                 if self.is_ident("anchored") {
                     self.bump();
@@ -669,10 +715,10 @@ impl<'a> Parser<'a> {
             }
             end = self.bump().end;
         }
-        if matchers.is_empty() || matchers.iter().all(|m| m.matches("")) {
+        if !self.allow_empty_selector && (matchers.is_empty() || matchers.iter().all(|m| m.matches(""))) {
             return Err(self.err(start, "vector selector must contain at least one non-empty matcher"));
         }
-        Ok(Expr::Vector(VectorSelector { name, matchers, offset: 0, at: None, pos: PosRange { start, end } }))
+        Ok(Expr::Vector(VectorSelector { name, matchers, offset: 0, at: None, pos: PosRange { start, end }, smoothed: false }))
     }
 
     fn aggregation(&mut self, op: AggOp, start: usize) -> Result<Expr, ParseError> {
@@ -742,7 +788,10 @@ impl<'a> Parser<'a> {
         self.expect_op("(")?;
         let mut args = Vec::new();
         while !self.is_op(")") {
-            args.push(self.expr(0)?);
+            self.allow_empty_selector = func.name == "info" && args.len() == 1;
+            let arg = self.expr(0);
+            self.allow_empty_selector = false;
+            args.push(arg?);
             if self.is_op(",") {
                 self.bump();
             } else if !self.is_op(")") {
@@ -751,6 +800,17 @@ impl<'a> Parser<'a> {
         }
         let end = self.bump().end;
         let pos = PosRange { start, end };
+        if func.name == "info" {
+            // The info selector defaults to `target_info` when it names no metric.
+            let default = || Matcher::equal("__name__", "target_info");
+            if args.len() == 1 {
+                args.push(Expr::Vector(VectorSelector { name: None, matchers: vec![default()], offset: 0, at: None, pos, smoothed: false }));
+            } else if let Some(Expr::Vector(vs)) = args.get_mut(1) {
+                if !vs.matchers.iter().any(|m| m.name == "__name__") {
+                    vs.matchers.push(default());
+                }
+            }
+        }
         let nargs = func.args.len();
         if func.variadic == 0 {
             if nargs != args.len() {

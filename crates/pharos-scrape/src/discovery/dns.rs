@@ -66,7 +66,9 @@ impl<'de> Deserialize<'de> for RecordType {
             "AAAA" => Ok(RecordType::AAAA),
             "MX" => Ok(RecordType::MX),
             "NS" => Ok(RecordType::NS),
-            _ => Err(serde::de::Error::custom(format!("invalid DNS-SD records type {s}"))),
+            _ => Err(serde::de::Error::custom(format!(
+                "invalid DNS-SD records type {s}"
+            ))),
         }
     }
 }
@@ -110,9 +112,16 @@ impl TryFrom<RawDnsSdConfig> for DnsSdConfig {
             return Err("DNS-SD config must contain at least one SRV record name".into());
         }
         if raw.record_type != RecordType::SRV && raw.port == 0 {
-            return Err("a port is required in DNS-SD configs for all record types except SRV".into());
+            return Err(
+                "a port is required in DNS-SD configs for all record types except SRV".into(),
+            );
         }
-        Ok(DnsSdConfig { names: raw.names, refresh_interval: raw.refresh_interval, record_type: raw.record_type, port: raw.port })
+        Ok(DnsSdConfig {
+            names: raw.names,
+            refresh_interval: raw.refresh_interval,
+            record_type: raw.record_type,
+            port: raw.port,
+        })
     }
 }
 
@@ -179,7 +188,12 @@ impl Resolver {
 
     /// Parses resolv.conf syntax (`nameserver`, `search`, `domain`, `options ndots:n`).
     pub fn from_resolv_conf(text: &str) -> Self {
-        let mut r = Resolver { servers: Vec::new(), search: Vec::new(), ndots: 1, timeout: Duration::from_secs(5) };
+        let mut r = Resolver {
+            servers: Vec::new(),
+            search: Vec::new(),
+            ndots: 1,
+            timeout: Duration::from_secs(5),
+        };
         for line in text.lines() {
             let mut words = line.split_whitespace();
             match words.next() {
@@ -188,7 +202,9 @@ impl Resolver {
                         r.servers.push(SocketAddr::new(ip, 53));
                     }
                 }
-                Some("search") | Some("domain") => r.search = words.map(|w| w.trim_end_matches('.').to_string()).collect(),
+                Some("search") | Some("domain") => {
+                    r.search = words.map(|w| w.trim_end_matches('.').to_string()).collect()
+                }
                 Some("options") => {
                     for w in words {
                         if let Some(n) = w.strip_prefix("ndots:").and_then(|n| n.parse().ok()) {
@@ -204,7 +220,12 @@ impl Resolver {
 
     /// Uses exactly `servers` with no search domains (for tests and explicit setups).
     pub fn with_servers(servers: Vec<SocketAddr>, timeout: Duration) -> Self {
-        Resolver { servers, search: Vec::new(), ndots: 1, timeout }
+        Resolver {
+            servers,
+            search: Vec::new(),
+            ndots: 1,
+            timeout,
+        }
     }
 
     /// The names to try for `name`, in order, following resolv.conf's `ndots` rule.
@@ -214,9 +235,13 @@ impl Resolver {
         }
         let with_search = self.search.iter().map(|d| format!("{name}.{d}"));
         if name.matches('.').count() >= self.ndots {
-            std::iter::once(name.to_string()).chain(with_search).collect()
+            std::iter::once(name.to_string())
+                .chain(with_search)
+                .collect()
         } else {
-            with_search.chain(std::iter::once(name.to_string())).collect()
+            with_search
+                .chain(std::iter::once(name.to_string()))
+                .collect()
         }
     }
 
@@ -244,17 +269,21 @@ impl Resolver {
         let packet = encode_query(id, name, rtype.code())?;
         let mut last = String::from("no answer");
         for server in &self.servers {
-            let answer = match tokio::time::timeout(self.timeout, exchange_udp(*server, &packet)).await {
-                Ok(Ok(a)) => a,
-                Ok(Err(e)) => {
-                    last = format!("{server}: {e}");
-                    continue;
-                }
-                Err(_) => {
-                    last = format!("{server}: timed out after {}", PromDuration::new(self.timeout));
-                    continue;
-                }
-            };
+            let answer =
+                match tokio::time::timeout(self.timeout, exchange_udp(*server, &packet)).await {
+                    Ok(Ok(a)) => a,
+                    Ok(Err(e)) => {
+                        last = format!("{server}: {e}");
+                        continue;
+                    }
+                    Err(_) => {
+                        last = format!(
+                            "{server}: timed out after {}",
+                            PromDuration::new(self.timeout)
+                        );
+                        continue;
+                    }
+                };
             let answer = if is_truncated(&answer) {
                 match tokio::time::timeout(self.timeout, exchange_tcp(*server, &packet)).await {
                     Ok(Ok(a)) => a,
@@ -273,24 +302,34 @@ impl Resolver {
             match decode_response(&answer, id, rtype.code()) {
                 Ok(Some(records)) => return Ok(records),
                 Ok(None) => return Err(DnsError::NotFound(name.to_string())),
-                Err(Rcode(code)) if code == 2 => last = format!("{server}: server failure"),
-                Err(Rcode(code)) if code == 5 => last = format!("{server}: query refused"),
+                Err(Rcode(2)) => last = format!("{server}: server failure"),
+                Err(Rcode(5)) => last = format!("{server}: query refused"),
                 Err(Rcode(_)) => last = format!("{server}: malformed response"),
             }
         }
-        Err(DnsError::Failed { name: name.to_string(), message: last })
+        Err(DnsError::Failed {
+            name: name.to_string(),
+            message: last,
+        })
     }
 }
 
 /// A query id that differs between queries; not security-relevant since answers are matched
 /// on id, question and source address, and nothing here caches.
 fn query_id() -> u16 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     (nanos ^ (nanos >> 16)) as u16
 }
 
 async fn exchange_udp(server: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> {
-    let bind: SocketAddr = if server.is_ipv6() { (Ipv6Addr::UNSPECIFIED, 0).into() } else { (Ipv4Addr::UNSPECIFIED, 0).into() };
+    let bind: SocketAddr = if server.is_ipv6() {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    };
     let sock = tokio::net::UdpSocket::bind(bind).await?;
     sock.connect(server).await?;
     sock.send(packet).await?;
@@ -331,7 +370,10 @@ pub fn encode_name(name: &str, out: &mut Vec<u8>) -> Result<(), DnsError> {
     }
     if !trimmed.is_empty() {
         for label in trimmed.split('.') {
-            let len = u8::try_from(label.len()).ok().filter(|l| (1..=63).contains(l)).ok_or_else(|| DnsError::InvalidName(name.to_string()))?;
+            let len = u8::try_from(label.len())
+                .ok()
+                .filter(|l| (1..=63).contains(l))
+                .ok_or_else(|| DnsError::InvalidName(name.to_string()))?;
             out.push(len);
             out.extend_from_slice(label.as_bytes());
         }
@@ -414,12 +456,17 @@ fn decode_response(msg: &[u8], id: u16, qtype: u16) -> Result<Option<Vec<Record>
             continue;
         }
         let rec = match rtype {
-            1 => <[u8; 4]>::try_from(rdata).ok().map(|b| Record::A(Ipv4Addr::from(b))),
-            28 => <[u8; 16]>::try_from(rdata).ok().map(|b| Record::Aaaa(Ipv6Addr::from(b))),
+            1 => <[u8; 4]>::try_from(rdata)
+                .ok()
+                .map(|b| Record::A(Ipv4Addr::from(b))),
+            28 => <[u8; 16]>::try_from(rdata)
+                .ok()
+                .map(|b| Record::Aaaa(Ipv6Addr::from(b))),
             33 => {
                 let port = be16(msg, rdata_at + 4);
                 let target = read_name(msg, rdata_at + 6).map(|(n, _)| n);
-                port.zip(target).map(|(port, target)| Record::Srv { target, port })
+                port.zip(target)
+                    .map(|(port, target)| Record::Srv { target, port })
             }
             15 => read_name(msg, rdata_at + 2).map(|(n, _)| Record::Mx(n)),
             2 => read_name(msg, rdata_at).map(|(n, _)| Record::Ns(n)),
@@ -466,13 +513,21 @@ pub fn record_labels(name: &str, rec: &Record, port: u16) -> Labels {
 
 /// Resolves every name of `cfg` once; one group per name, with the name as its source.
 /// A name that fails keeps no group (an error is returned for it instead).
-pub async fn resolve_groups(cfg: &DnsSdConfig, resolver: &Resolver) -> Vec<Result<TargetGroup, DnsError>> {
+pub async fn resolve_groups(
+    cfg: &DnsSdConfig,
+    resolver: &Resolver,
+) -> Vec<Result<TargetGroup, DnsError>> {
     let mut out = Vec::with_capacity(cfg.names.len());
     for name in &cfg.names {
-        out.push(resolver.lookup(name, cfg.record_type).await.map(|records| TargetGroup {
-            source: name.clone(),
-            targets: records.iter().map(|r| record_labels(name, r, cfg.port)).collect(),
-            labels: Labels::empty(),
+        out.push(resolver.lookup(name, cfg.record_type).await.map(|records| {
+            TargetGroup {
+                source: name.clone(),
+                targets: records
+                    .iter()
+                    .map(|r| record_labels(name, r, cfg.port))
+                    .collect(),
+                labels: Labels::empty(),
+            }
         }));
     }
     out
@@ -480,8 +535,17 @@ pub async fn resolve_groups(cfg: &DnsSdConfig, resolver: &Resolver) -> Vec<Resul
 
 /// Resolves every `refresh_interval` until the receiver goes away. A failed lookup keeps the
 /// targets of the previous successful one, as in Prometheus.
-pub async fn run(cfg: DnsSdConfig, provider: String, resolver: Resolver, tx: mpsc::Sender<DiscoveryUpdate>) {
-    let mut ticker = tokio::time::interval(cfg.refresh_interval.as_duration().max(Duration::from_millis(100)));
+pub async fn run(
+    cfg: DnsSdConfig,
+    provider: String,
+    resolver: Resolver,
+    tx: mpsc::Sender<DiscoveryUpdate>,
+) {
+    let mut ticker = tokio::time::interval(
+        cfg.refresh_interval
+            .as_duration()
+            .max(Duration::from_millis(100)),
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
@@ -489,10 +553,19 @@ pub async fn run(cfg: DnsSdConfig, provider: String, resolver: Resolver, tx: mps
         for r in resolve_groups(&cfg, &resolver).await {
             match r {
                 Ok(g) => groups.push(g),
-                Err(e) => tracing::error!(provider = %provider, error = %e, "DNS service discovery"),
+                Err(e) => {
+                    tracing::error!(provider = %provider, error = %e, "DNS service discovery")
+                }
             }
         }
-        if tx.send(DiscoveryUpdate { provider: provider.clone(), groups }).await.is_err() {
+        if tx
+            .send(DiscoveryUpdate {
+                provider: provider.clone(),
+                groups,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -538,9 +611,13 @@ mod tests {
             let mut buf = [0u8; 512];
             // Bounded: the test sends only a handful of queries.
             for _ in 0..64 {
-                let Ok((n, peer)) = sock.recv_from(&mut buf).await else { return };
+                let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                    return;
+                };
                 let q = &buf[..n];
-                let Some((qname, after)) = read_name(q, 12) else { continue };
+                let Some((qname, after)) = read_name(q, 12) else {
+                    continue;
+                };
                 let qtype = be16(q, after).unwrap_or(0);
                 let resp = match (qname.as_str(), qtype) {
                     ("_node._tcp.example.org", 33) => {
@@ -550,7 +627,15 @@ mod tests {
                         b.extend(name_bytes("n2.example.org"));
                         answer(q, &[(33, a), (33, b)], 0)
                     }
-                    ("hosts.example.org", 1) => answer(q, &[(5, name_bytes("x.example.org")), (1, vec![10, 0, 0, 5]), (1, vec![10, 0, 0, 6])], 0),
+                    ("hosts.example.org", 1) => answer(
+                        q,
+                        &[
+                            (5, name_bytes("x.example.org")),
+                            (1, vec![10, 0, 0, 5]),
+                            (1, vec![10, 0, 0, 6]),
+                        ],
+                        0,
+                    ),
                     ("hosts.example.org", 28) => {
                         let mut ip = vec![0u8; 16];
                         ip[0] = 0x20;
@@ -575,14 +660,25 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let err = |y: &str| serde_saphyr::from_str::<DnsSdConfig>(y).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err("type: SRV\n").contains("DNS-SD config must contain at least one SRV record name"));
-        assert!(err("names: [a]\ntype: A\n").contains("a port is required in DNS-SD configs for all record types except SRV"));
+        let err = |y: &str| {
+            serde_saphyr::from_str::<DnsSdConfig>(y)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(
+            err("type: SRV\n").contains("DNS-SD config must contain at least one SRV record name")
+        );
+        assert!(err("names: [a]\ntype: A\n")
+            .contains("a port is required in DNS-SD configs for all record types except SRV"));
         assert!(err("names: [a]\ntype: TXT\n").contains("invalid DNS-SD records type TXT"));
         let ok = serde_saphyr::from_str::<DnsSdConfig>("names: [a]\ntype: aaaa\nport: 9100\n").ok();
         assert_eq!(ok.as_ref().map(|c| c.record_type), Some(RecordType::AAAA));
         let ok = serde_saphyr::from_str::<DnsSdConfig>("names: [a]\n").ok();
-        assert_eq!(ok.map(|c| (c.record_type, c.refresh_interval)), Some((RecordType::SRV, PromDuration::from_secs(30))));
+        assert_eq!(
+            ok.map(|c| (c.record_type, c.refresh_interval)),
+            Some((RecordType::SRV, PromDuration::from_secs(30)))
+        );
     }
 
     #[test]
@@ -590,7 +686,10 @@ mod tests {
         let r = Resolver::from_resolv_conf("# c\nnameserver 10.0.0.2\nnameserver ::1\nsearch corp.example lan\noptions ndots:2 rotate\n");
         assert_eq!(r.servers.len(), 2);
         assert_eq!(r.candidates("db"), vec!["db.corp.example", "db.lan", "db"]);
-        assert_eq!(r.candidates("a.b.c"), vec!["a.b.c", "a.b.c.corp.example", "a.b.c.lan"]);
+        assert_eq!(
+            r.candidates("a.b.c"),
+            vec!["a.b.c", "a.b.c.corp.example", "a.b.c.lan"]
+        );
         assert_eq!(r.candidates("abs.example."), vec!["abs.example"]);
     }
 
@@ -614,7 +713,12 @@ mod tests {
     async fn resolves_against_a_fake_server() {
         let (addr, server) = fake_server().await;
         let resolver = Resolver::with_servers(vec![addr], Duration::from_secs(5));
-        let srv = DnsSdConfig { names: vec!["_node._tcp.example.org".into()], refresh_interval: PromDuration::from_secs(30), record_type: RecordType::SRV, port: 0 };
+        let srv = DnsSdConfig {
+            names: vec!["_node._tcp.example.org".into()],
+            refresh_interval: PromDuration::from_secs(30),
+            record_type: RecordType::SRV,
+            port: 0,
+        };
         let groups = resolve_groups(&srv, &resolver).await;
         let g = match groups.into_iter().next() {
             Some(Ok(g)) => g,
@@ -624,24 +728,75 @@ mod tests {
         assert_eq!(g.targets.len(), 2);
         assert_eq!(g.targets[0].get(ADDRESS_LABEL), Some("n1.example.org:9100"));
         assert_eq!(g.targets[1].get(META_DNS_SRV_PORT), Some("9101"));
-        assert_eq!(g.targets[0].get(META_DNS_NAME), Some("_node._tcp.example.org"));
+        assert_eq!(
+            g.targets[0].get(META_DNS_NAME),
+            Some("_node._tcp.example.org")
+        );
 
-        let a = DnsSdConfig { names: vec!["hosts.example.org".into()], record_type: RecordType::A, port: 9100, ..srv.clone() };
-        let g = resolve_groups(&a, &resolver).await.into_iter().next().and_then(Result::ok).unwrap_or_default();
-        let addrs: Vec<&str> = g.targets.iter().filter_map(|t| t.get(ADDRESS_LABEL)).collect();
+        let a = DnsSdConfig {
+            names: vec!["hosts.example.org".into()],
+            record_type: RecordType::A,
+            port: 9100,
+            ..srv.clone()
+        };
+        let g = resolve_groups(&a, &resolver)
+            .await
+            .into_iter()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let addrs: Vec<&str> = g
+            .targets
+            .iter()
+            .filter_map(|t| t.get(ADDRESS_LABEL))
+            .collect();
         assert_eq!(addrs, ["10.0.0.5:9100", "10.0.0.6:9100"]);
 
-        let aaaa = DnsSdConfig { record_type: RecordType::AAAA, ..a.clone() };
-        let g = resolve_groups(&aaaa, &resolver).await.into_iter().next().and_then(Result::ok).unwrap_or_default();
-        assert_eq!(g.targets.first().and_then(|t| t.get(ADDRESS_LABEL)), Some("[2001:db8::1]:9100"));
+        let aaaa = DnsSdConfig {
+            record_type: RecordType::AAAA,
+            ..a.clone()
+        };
+        let g = resolve_groups(&aaaa, &resolver)
+            .await
+            .into_iter()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        assert_eq!(
+            g.targets.first().and_then(|t| t.get(ADDRESS_LABEL)),
+            Some("[2001:db8::1]:9100")
+        );
 
-        let mx = DnsSdConfig { names: vec!["example.org".into()], record_type: RecordType::MX, port: 25, ..srv.clone() };
-        let g = resolve_groups(&mx, &resolver).await.into_iter().next().and_then(Result::ok).unwrap_or_default();
-        assert_eq!(g.targets.first().and_then(|t| t.get(META_DNS_MX_TARGET)), Some("mail.example.org"));
-        assert_eq!(g.targets.first().and_then(|t| t.get(ADDRESS_LABEL)), Some("mail.example.org:25"));
+        let mx = DnsSdConfig {
+            names: vec!["example.org".into()],
+            record_type: RecordType::MX,
+            port: 25,
+            ..srv.clone()
+        };
+        let g = resolve_groups(&mx, &resolver)
+            .await
+            .into_iter()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        assert_eq!(
+            g.targets.first().and_then(|t| t.get(META_DNS_MX_TARGET)),
+            Some("mail.example.org")
+        );
+        assert_eq!(
+            g.targets.first().and_then(|t| t.get(ADDRESS_LABEL)),
+            Some("mail.example.org:25")
+        );
 
-        let missing = DnsSdConfig { names: vec!["nope.example.org".into()], ..srv };
-        let err = resolve_groups(&missing, &resolver).await.into_iter().next().and_then(Result::err);
+        let missing = DnsSdConfig {
+            names: vec!["nope.example.org".into()],
+            ..srv
+        };
+        let err = resolve_groups(&missing, &resolver)
+            .await
+            .into_iter()
+            .next()
+            .and_then(Result::err);
         assert_eq!(err, Some(DnsError::NotFound("nope.example.org".into())));
         server.abort();
     }

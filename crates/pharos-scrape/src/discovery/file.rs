@@ -66,7 +66,9 @@ struct RawFileSdConfig {
 /// Whether `name` is an acceptable pattern, like Prometheus's
 /// `^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`.
 fn valid_pattern(name: &str) -> bool {
-    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
     if !matches!(ext, "json" | "yml" | "yaml" | "JSON" | "YML" | "YAML") {
         return false;
     }
@@ -85,7 +87,10 @@ impl TryFrom<RawFileSdConfig> for FileSdConfig {
         if let Some(bad) = raw.files.iter().find(|f| !valid_pattern(f)) {
             return Err(format!("path name {bad:?} is not valid for file discovery"));
         }
-        Ok(FileSdConfig { files: raw.files, refresh_interval: raw.refresh_interval })
+        Ok(FileSdConfig {
+            files: raw.files,
+            refresh_interval: raw.refresh_interval,
+        })
     }
 }
 
@@ -105,7 +110,10 @@ pub fn expand_patterns(patterns: &[String]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for pat in patterns {
         let path = Path::new(pat);
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !name.contains(['*', '?', '[']) {
             if path.is_file() {
                 out.push(path.to_path_buf());
@@ -116,7 +124,9 @@ pub fn expand_patterns(patterns: &[String]) -> Vec<PathBuf> {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let fname = e.file_name().to_string_lossy().into_owned();
             if super::glob::matches(&name, &fname) && e.path().is_file() {
@@ -132,9 +142,17 @@ pub fn expand_patterns(patterns: &[String]) -> Vec<PathBuf> {
 /// Reads one target file; group sources are `path:index` and every group carries
 /// `__meta_filepath`.
 pub fn read_file(path: &Path) -> Result<Vec<TargetGroup>, FileSdError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileSdError::Read { path: path.to_path_buf(), source })?;
-    let parse_err = |message: String| FileSdError::Parse { path: path.to_path_buf(), message };
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let text = std::fs::read_to_string(path).map_err(|source| FileSdError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parse_err = |message: String| FileSdError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let specs: Vec<TargetGroupSpec> = if is_json {
         serde_json::from_str(&text).map_err(|e| parse_err(e.to_string()))?
     } else if text.trim().is_empty() {
@@ -143,7 +161,11 @@ pub fn read_file(path: &Path) -> Result<Vec<TargetGroup>, FileSdError> {
         serde_saphyr::from_str(&text).map_err(|e| parse_err(e.to_string()))?
     };
     let file = path.to_string_lossy();
-    Ok(specs.iter().enumerate().map(|(i, s)| s.to_group(format!("{file}:{i}"), &[(META_FILEPATH, &file)])).collect())
+    Ok(specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.to_group(format!("{file}:{i}"), &[(META_FILEPATH, &file)]))
+        .collect())
 }
 
 /// What a file looked like at the last check: if this changes, the file is re-read.
@@ -154,14 +176,21 @@ fn signature(paths: &[PathBuf]) -> Signature {
         .iter()
         .map(|p| {
             let md = std::fs::metadata(p).ok();
-            (p.clone(), md.as_ref().and_then(|m| m.modified().ok()), md.map_or(0, |m| m.len()))
+            (
+                p.clone(),
+                md.as_ref().and_then(|m| m.modified().ok()),
+                md.map_or(0, |m| m.len()),
+            )
         })
         .collect()
 }
 
 /// Reads the files and reports changes until the receiver goes away.
 pub async fn run(cfg: FileSdConfig, provider: String, tx: mpsc::Sender<DiscoveryUpdate>) {
-    let refresh = cfg.refresh_interval.as_duration().max(Duration::from_millis(100));
+    let refresh = cfg
+        .refresh_interval
+        .as_duration()
+        .max(Duration::from_millis(100));
     let check_every = refresh.min(Duration::from_secs(1));
     let mut last_counts: BTreeMap<PathBuf, usize> = BTreeMap::new();
     let mut last_sig: Option<Signature> = None;
@@ -194,11 +223,21 @@ pub async fn run(cfg: FileSdConfig, provider: String, tx: mpsc::Sender<Discovery
             for (p, n) in &last_counts {
                 let now = counts.get(p).copied().unwrap_or(0);
                 for i in now..*n {
-                    groups.push(TargetGroup { source: format!("{}:{i}", p.to_string_lossy()), ..TargetGroup::default() });
+                    groups.push(TargetGroup {
+                        source: format!("{}:{i}", p.to_string_lossy()),
+                        ..TargetGroup::default()
+                    });
                 }
             }
             last_counts = counts;
-            if tx.send(DiscoveryUpdate { provider: provider.clone(), groups }).await.is_err() {
+            if tx
+                .send(DiscoveryUpdate {
+                    provider: provider.clone(),
+                    groups,
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -219,14 +258,32 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let err = serde_saphyr::from_str::<FileSdConfig>("files: []\n").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("file service discovery config must contain at least one path name"), "{err}");
-        let err = serde_saphyr::from_str::<FileSdConfig>("files: ['a/*/b.json']\n").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("path name \"a/*/b.json\" is not valid for file discovery"), "{err}");
-        let err = serde_saphyr::from_str::<FileSdConfig>("files: ['targets.txt']\n").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = serde_saphyr::from_str::<FileSdConfig>("files: []\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("file service discovery config must contain at least one path name"),
+            "{err}"
+        );
+        let err = serde_saphyr::from_str::<FileSdConfig>("files: ['a/*/b.json']\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("path name \"a/*/b.json\" is not valid for file discovery"),
+            "{err}"
+        );
+        let err = serde_saphyr::from_str::<FileSdConfig>("files: ['targets.txt']\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("is not valid for file discovery"), "{err}");
         let ok = serde_saphyr::from_str::<FileSdConfig>("files: ['dir/*.json', 'x.yml']\n").ok();
-        assert_eq!(ok.map(|c| c.refresh_interval), Some(PromDuration::from_secs(300)));
+        assert_eq!(
+            ok.map(|c| c.refresh_interval),
+            Some(PromDuration::from_secs(300))
+        );
     }
 
     #[test]
@@ -234,15 +291,24 @@ mod tests {
         let dir = temp_dir();
         let json = dir.path().join("a.json");
         let yaml = dir.path().join("b.yml");
-        let _ = std::fs::write(&json, r#"[{"targets": ["h1:9100", "h2:9100"], "labels": {"env": "prod"}}]"#);
-        let _ = std::fs::write(&yaml, "- targets: ['h3:9100']\n- targets: ['h4:9100']\n  labels:\n    env: dev\n");
+        let _ = std::fs::write(
+            &json,
+            r#"[{"targets": ["h1:9100", "h2:9100"], "labels": {"env": "prod"}}]"#,
+        );
+        let _ = std::fs::write(
+            &yaml,
+            "- targets: ['h3:9100']\n- targets: ['h4:9100']\n  labels:\n    env: dev\n",
+        );
         let pattern = format!("{}/*", dir.path().to_string_lossy());
         let paths = expand_patterns(&[pattern.clone() + ".json", pattern + ".yml"]);
         assert_eq!(paths, vec![json.clone(), yaml.clone()]);
         let g = read_file(&json).unwrap_or_default();
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].source, format!("{}:0", json.to_string_lossy()));
-        assert_eq!(g[0].labels.get(META_FILEPATH), Some(&*json.to_string_lossy()));
+        assert_eq!(
+            g[0].labels.get(META_FILEPATH),
+            Some(&*json.to_string_lossy())
+        );
         assert_eq!(g[0].labels.get("env"), Some("prod"));
         let g = read_file(&yaml).unwrap_or_default();
         assert_eq!(g.len(), 2);
@@ -254,16 +320,28 @@ mod tests {
         let dir = temp_dir();
         let p = dir.path().join("bad.yml");
         let _ = std::fs::write(&p, "- targets: ['a:1']\n  lables: {}\n");
-        let err = read_file(&p).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("bad.yml") && err.contains("lables") && err.contains("line 2"), "{err}");
+        let err = read_file(&p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("bad.yml") && err.contains("lables") && err.contains("line 2"),
+            "{err}"
+        );
         let p = dir.path().join("bad.json");
         let _ = std::fs::write(&p, "[{\"targets\": 5}]");
-        let err = read_file(&p).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = read_file(&p)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("bad.json") && err.contains("line 1"), "{err}");
     }
 
     async fn recv(rx: &mut mpsc::Receiver<DiscoveryUpdate>) -> Option<DiscoveryUpdate> {
-        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.ok().flatten()
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     #[tokio::test]
@@ -271,11 +349,17 @@ mod tests {
         let dir = temp_dir();
         let p = dir.path().join("t.json");
         let _ = std::fs::write(&p, r#"[{"targets": ["a:1"]}, {"targets": ["b:1"]}]"#);
-        let cfg = FileSdConfig { files: vec![format!("{}/*.json", dir.path().to_string_lossy())], refresh_interval: PromDuration::from_secs(300) };
+        let cfg = FileSdConfig {
+            files: vec![format!("{}/*.json", dir.path().to_string_lossy())],
+            refresh_interval: PromDuration::from_secs(300),
+        };
         let (tx, mut rx) = mpsc::channel(4);
         let task = tokio::spawn(run(cfg, "file/0".into(), tx));
         let first = recv(&mut rx).await;
-        assert_eq!(first.map(|u| u.groups.iter().filter(|g| !g.targets.is_empty()).count()), Some(2));
+        assert_eq!(
+            first.map(|u| u.groups.iter().filter(|g| !g.targets.is_empty()).count()),
+            Some(2)
+        );
         // Rewrite with one group (a different size, so the change is seen even within the same
         // mtime tick); the second source must be cleared.
         let _ = std::fs::write(&p, r#"[{"targets": ["c:1", "d:1"]}]"#);

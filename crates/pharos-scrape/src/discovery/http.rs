@@ -79,33 +79,69 @@ impl TryFrom<RawHttpSdConfig> for HttpSdConfig {
             return Err("host is missing in URL".into());
         }
         http_client.validate().map_err(|e| e.to_string())?;
-        Ok(HttpSdConfig { url: raw.url, refresh_interval: raw.refresh_interval, http_client })
+        Ok(HttpSdConfig {
+            url: raw.url,
+            refresh_interval: raw.refresh_interval,
+            http_client,
+        })
     }
 }
 
 /// Fetches the groups once; sources are `url:index` and every group carries `__meta_url`.
-pub async fn fetch(client: &HttpClient, url: &str, refresh: PromDuration) -> Result<Vec<TargetGroup>, HttpSdError> {
-    let req_err = |message: String| HttpSdError::Request { url: url.to_string(), message };
-    let resp_err = |message: String| HttpSdError::Response { url: url.to_string(), message };
+pub async fn fetch(
+    client: &HttpClient,
+    url: &str,
+    refresh: PromDuration,
+) -> Result<Vec<TargetGroup>, HttpSdError> {
+    let req_err = |message: String| HttpSdError::Request {
+        url: url.to_string(),
+        message,
+    };
+    let resp_err = |message: String| HttpSdError::Response {
+        url: url.to_string(),
+        message,
+    };
     let rb = client
         .inner()
         .get(url)
         .header("Accept", "application/json")
-        .header("X-Prometheus-Refresh-Interval-Seconds", refresh.as_duration().as_secs().to_string())
+        .header(
+            "X-Prometheus-Refresh-Interval-Seconds",
+            refresh.as_duration().as_secs().to_string(),
+        )
         .timeout(refresh.as_duration().max(Duration::from_secs(1)));
-    let rb = client.authorize(rb).await.map_err(|e| req_err(e.to_string()))?;
-    let resp = rb.send().await.map_err(|e| req_err(crate::scrape_error::describe_reqwest_error(&e)))?;
+    let rb = client
+        .authorize(rb)
+        .await
+        .map_err(|e| req_err(e.to_string()))?;
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| req_err(crate::scrape_error::describe_reqwest_error(&e)))?;
     if resp.status() != reqwest::StatusCode::OK {
-        return Err(resp_err(format!("server returned HTTP status {}", resp.status())));
+        return Err(resp_err(format!(
+            "server returned HTTP status {}",
+            resp.status()
+        )));
     }
-    let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let mime = ctype.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/json") {
         return Err(resp_err(format!("unsupported content type {ctype:?}")));
     }
     let body = resp.bytes().await.map_err(|e| req_err(e.to_string()))?;
-    let specs: Vec<TargetGroupSpec> = serde_json::from_slice(&body).map_err(|e| resp_err(format!("invalid JSON: {e}")))?;
-    Ok(specs.iter().enumerate().map(|(i, s)| s.to_group(format!("{url}:{i}"), &[(META_URL, url)])).collect())
+    let specs: Vec<TargetGroupSpec> =
+        serde_json::from_slice(&body).map_err(|e| resp_err(format!("invalid JSON: {e}")))?;
+    Ok(specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.to_group(format!("{url}:{i}"), &[(META_URL, url)]))
+        .collect())
 }
 
 /// Fetches every `refresh_interval` and reports the groups until the receiver goes away.
@@ -119,7 +155,11 @@ pub async fn run(cfg: HttpSdConfig, provider: String, tx: mpsc::Sender<Discovery
         }
     };
     let mut last_len = 0usize;
-    let mut ticker = tokio::time::interval(cfg.refresh_interval.as_duration().max(Duration::from_millis(100)));
+    let mut ticker = tokio::time::interval(
+        cfg.refresh_interval
+            .as_duration()
+            .max(Duration::from_millis(100)),
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
@@ -127,10 +167,20 @@ pub async fn run(cfg: HttpSdConfig, provider: String, tx: mpsc::Sender<Discovery
             Ok(mut groups) => {
                 let n = groups.len();
                 for i in n..last_len {
-                    groups.push(TargetGroup { source: format!("{}:{i}", cfg.url), ..TargetGroup::default() });
+                    groups.push(TargetGroup {
+                        source: format!("{}:{i}", cfg.url),
+                        ..TargetGroup::default()
+                    });
                 }
                 last_len = n;
-                if tx.send(DiscoveryUpdate { provider: provider.clone(), groups }).await.is_err() {
+                if tx
+                    .send(DiscoveryUpdate {
+                        provider: provider.clone(),
+                        groups,
+                    })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -150,7 +200,10 @@ mod tests {
             Ok(l) => l,
             Err(e) => panic!("bind: {e}"),
         };
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let h = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -166,13 +219,24 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let load = |y: &str| serde_saphyr::from_str::<HttpSdConfig>(y).err().map(|e| e.to_string()).unwrap_or_default();
+        let load = |y: &str| {
+            serde_saphyr::from_str::<HttpSdConfig>(y)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert!(load("refresh_interval: 1m\n").contains("URL is missing"));
         assert!(load("url: ftp://x/\n").contains("URL scheme must be 'http' or 'https'"));
-        assert!(load("url: http://x/\nbearer_token: a\nbearer_token_file: b\n").contains("at most one of bearer_token & bearer_token_file"));
+        assert!(
+            load("url: http://x/\nbearer_token: a\nbearer_token_file: b\n")
+                .contains("at most one of bearer_token & bearer_token_file")
+        );
         assert!(load("url: http://x/\nurll: 1\n").contains("unknown field `urll`"));
         let ok = serde_saphyr::from_str::<HttpSdConfig>("url: http://x/sd\n").ok();
-        assert_eq!(ok.map(|c| c.refresh_interval), Some(PromDuration::from_secs(60)));
+        assert_eq!(
+            ok.map(|c| c.refresh_interval),
+            Some(PromDuration::from_secs(60))
+        );
     }
 
     #[tokio::test]
@@ -192,7 +256,9 @@ mod tests {
         let (base, server) = serve(app).await;
         let c = client();
         let url = format!("{base}/sd");
-        let groups = fetch(&c, &url, PromDuration::from_secs(30)).await.unwrap_or_default();
+        let groups = fetch(&c, &url, PromDuration::from_secs(30))
+            .await
+            .unwrap_or_default();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].source, format!("{url}:0"));
         assert_eq!(groups[0].labels.get("refresh"), Some("30"));
@@ -202,10 +268,20 @@ mod tests {
         let err = |path: &str| {
             let c = c.clone();
             let url = format!("{base}{path}");
-            async move { fetch(&c, &url, PromDuration::from_secs(30)).await.err().map(|e| e.to_string()).unwrap_or_default() }
+            async move {
+                fetch(&c, &url, PromDuration::from_secs(30))
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            }
         };
-        assert!(err("/text").await.contains("unsupported content type \"text/plain; charset=utf-8\""));
-        assert!(err("/missing").await.contains("server returned HTTP status 404 Not Found"));
+        assert!(err("/text")
+            .await
+            .contains("unsupported content type \"text/plain; charset=utf-8\""));
+        assert!(err("/missing")
+            .await
+            .contains("server returned HTTP status 404 Not Found"));
         assert!(err("/bad").await.contains("invalid JSON"));
         server.abort();
     }

@@ -59,10 +59,14 @@ pub struct TargetGroupSpec {
 }
 
 /// Reads a label mapping, rejecting invalid names with Prometheus's message.
-pub(crate) fn deserialize_label_set<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+pub(crate) fn deserialize_label_set<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
     let m = Option::<BTreeMap<String, String>>::deserialize(d)?.unwrap_or_default();
     if let Some(bad) = m.keys().find(|k| !is_valid_label_name(k)) {
-        return Err(serde::de::Error::custom(format!("{bad:?} is not a valid label name")));
+        return Err(serde::de::Error::custom(format!(
+            "{bad:?} is not a valid label name"
+        )));
     }
     Ok(m)
 }
@@ -70,7 +74,11 @@ pub(crate) fn deserialize_label_set<'de, D: Deserializer<'de>>(d: D) -> Result<B
 impl TargetGroupSpec {
     /// Converts to a [`TargetGroup`] with `source`, adding `extra` labels to the group labels.
     pub fn to_group(&self, source: String, extra: &[(&str, &str)]) -> TargetGroup {
-        let targets = self.targets.iter().map(|t| Labels::from_pairs([(ADDRESS_LABEL, t.as_str())])).collect();
+        let targets = self
+            .targets
+            .iter()
+            .map(|t| Labels::from_pairs([(ADDRESS_LABEL, t.as_str())]))
+            .collect();
         let mut b = LabelsBuilder::new();
         for (k, v) in &self.labels {
             b.set(k.as_str(), v.as_str());
@@ -78,7 +86,11 @@ impl TargetGroupSpec {
         for (k, v) in extra {
             b.set(*k, *v);
         }
-        TargetGroup { source, targets, labels: b.build() }
+        TargetGroup {
+            source,
+            targets,
+            labels: b.build(),
+        }
     }
 }
 
@@ -101,20 +113,36 @@ impl Drop for DiscoveryTasks {
 pub fn start(cfg: &ScrapeConfig, tx: mpsc::Sender<DiscoveryUpdate>) -> DiscoveryTasks {
     let mut handles = Vec::new();
     if !cfg.static_configs.is_empty() {
-        let update = DiscoveryUpdate { provider: "static_configs".into(), groups: static_sd::groups(&cfg.static_configs) };
+        let update = DiscoveryUpdate {
+            provider: "static_configs".into(),
+            groups: static_sd::groups(&cfg.static_configs),
+        };
         let tx = tx.clone();
         handles.push(tokio::spawn(async move {
             let _ = tx.send(update).await;
         }));
     }
     for (i, sd) in cfg.file_sd_configs.iter().enumerate() {
-        handles.push(tokio::spawn(file::run(sd.clone(), format!("file_sd_configs/{i}"), tx.clone())));
+        handles.push(tokio::spawn(file::run(
+            sd.clone(),
+            format!("file_sd_configs/{i}"),
+            tx.clone(),
+        )));
     }
     for (i, sd) in cfg.http_sd_configs.iter().enumerate() {
-        handles.push(tokio::spawn(http::run(sd.clone(), format!("http_sd_configs/{i}"), tx.clone())));
+        handles.push(tokio::spawn(http::run(
+            sd.clone(),
+            format!("http_sd_configs/{i}"),
+            tx.clone(),
+        )));
     }
     for (i, sd) in cfg.dns_sd_configs.iter().enumerate() {
-        handles.push(tokio::spawn(dns::run(sd.clone(), format!("dns_sd_configs/{i}"), dns::Resolver::from_system(), tx.clone())));
+        handles.push(tokio::spawn(dns::run(
+            sd.clone(),
+            format!("dns_sd_configs/{i}"),
+            dns::Resolver::from_system(),
+            tx.clone(),
+        )));
     }
     DiscoveryTasks { handles }
 }

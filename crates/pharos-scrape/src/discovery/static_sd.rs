@@ -8,7 +8,11 @@ pub type StaticConfig = TargetGroupSpec;
 /// The groups of a scrape config's static configs; sources are the entry indexes, as in
 /// Prometheus.
 pub fn groups(configs: &[StaticConfig]) -> Vec<TargetGroup> {
-    configs.iter().enumerate().map(|(i, c)| c.to_group(i.to_string(), &[])).collect()
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.to_group(i.to_string(), &[]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -17,7 +21,9 @@ mod tests {
 
     #[test]
     fn groups_carry_labels_and_addresses() {
-        let cfgs: Vec<StaticConfig> = match serde_saphyr::from_str("- targets: ['a:1', 'b:2']\n  labels: {env: prod}\n- targets: ['c:3']\n") {
+        let cfgs: Vec<StaticConfig> = match serde_saphyr::from_str(
+            "- targets: ['a:1', 'b:2']\n  labels: {env: prod}\n- targets: ['c:3']\n",
+        ) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
@@ -32,7 +38,13 @@ mod tests {
 
     #[test]
     fn invalid_label_name_is_rejected() {
-        let err = serde_saphyr::from_str::<Vec<StaticConfig>>("- targets: ['a:1']\n  labels: {'bad-name': x}\n").err().map(|e| e.to_string());
-        assert!(err.unwrap_or_default().contains("\"bad-name\" is not a valid label name"));
+        let err = serde_saphyr::from_str::<Vec<StaticConfig>>(
+            "- targets: ['a:1']\n  labels: {'bad-name': x}\n",
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert!(err
+            .unwrap_or_default()
+            .contains("\"bad-name\" is not a valid label name"));
     }
 }

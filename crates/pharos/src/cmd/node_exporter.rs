@@ -23,9 +23,16 @@ use logging::LogOptions;
 
 pub mod logging;
 
-/// Flags of `pharos node-exporter`.
-#[derive(Clone, Debug)]
+/// Flags of `pharos node-exporter`, boxed because they are large next to other subcommands'.
+#[derive(Clone, Debug, Default)]
 pub struct Args {
+    /// The parsed settings.
+    pub settings: Box<Settings>,
+}
+
+/// Everything the node exporter flags say.
+#[derive(Clone, Debug)]
+pub struct Settings {
     /// `--web.listen-address`, repeatable.
     pub listen_addresses: Vec<String>,
     /// `--web.telemetry-path`.
@@ -46,9 +53,9 @@ pub struct Args {
     pub log: LogOptions,
 }
 
-impl Default for Args {
+impl Default for Settings {
     fn default() -> Self {
-        Args {
+        Settings {
             listen_addresses: vec![":9100".into()],
             telemetry_path: "/metrics".into(),
             disable_exporter_metrics: false,
@@ -303,49 +310,55 @@ impl FromArgMatches for Args {
             None => None,
         };
         Ok(Args {
-            listen_addresses: m
-                .get_many::<String>("web.listen-address")
-                .map(|v| v.cloned().collect())
-                .unwrap_or_default(),
-            telemetry_path: string("web.telemetry-path").unwrap_or_else(|| "/metrics".into()),
-            disable_exporter_metrics: bool_state(m, "web.disable-exporter-metrics")
-                .unwrap_or(false),
-            max_requests: m
-                .get_one::<usize>("web.max-requests")
-                .copied()
-                .unwrap_or(40),
-            web_config_file: m.get_one::<PathBuf>("web.config.file").cloned(),
-            paths: HostPaths {
-                procfs: path("path.procfs"),
-                sysfs: path("path.sysfs"),
-                rootfs: path("path.rootfs"),
-                udev_data: path("path.udev.data"),
-            },
-            selection: CollectorSelection {
-                disable_defaults: bool_state(m, "collector.disable-defaults").unwrap_or(false),
-                overrides: switches.into_iter().map(|(_, n, on)| (n, on)).collect(),
-            },
-            options: CollectorOptions {
-                textfile_directory: setting("collector.textfile.directory").map(PathBuf::from),
-                filesystem_mount_points_exclude: setting(
-                    "collector.filesystem.mount-points-exclude",
-                ),
-                filesystem_fs_types_exclude: setting("collector.filesystem.fs-types-exclude"),
-                netdev_device_include: setting("collector.netdev.device-include"),
-                netdev_device_exclude: setting("collector.netdev.device-exclude"),
-                netclass_ignored_devices: setting("collector.netclass.ignored-devices"),
-                diskstats_device_exclude: setting("collector.diskstats.device-exclude"),
-                systemd_unit_include: setting("collector.systemd.unit-include"),
-                systemd_unit_exclude: setting("collector.systemd.unit-exclude"),
-                cpu_info: bool_state(m, "collector.cpu.info").unwrap_or(false),
-                netstat_fields: setting("collector.netstat.fields"),
-                vmstat_fields: setting("collector.vmstat.fields"),
-                filesystem_mount_timeout: mount_timeout,
-                powersupply_ignored_supplies: setting("collector.powersupply.ignored-supplies"),
-                rapl_zone_label: bool_state(m, "collector.rapl.enable-zone-label").unwrap_or(false),
-                ..CollectorOptions::default()
-            },
-            log: logging::from_matches(m),
+            settings: Box::new(Settings {
+                listen_addresses: m
+                    .get_many::<String>("web.listen-address")
+                    .map(|v| v.cloned().collect())
+                    .unwrap_or_default(),
+                telemetry_path: string("web.telemetry-path").unwrap_or_else(|| "/metrics".into()),
+                disable_exporter_metrics: bool_state(m, "web.disable-exporter-metrics")
+                    .unwrap_or(false),
+                max_requests: m
+                    .get_one::<usize>("web.max-requests")
+                    .copied()
+                    .unwrap_or(40),
+                web_config_file: m.get_one::<PathBuf>("web.config.file").cloned(),
+                paths: HostPaths {
+                    procfs: path("path.procfs"),
+                    sysfs: path("path.sysfs"),
+                    rootfs: path("path.rootfs"),
+                    udev_data: path("path.udev.data"),
+                },
+                selection: CollectorSelection {
+                    disable_defaults: bool_state(m, "collector.disable-defaults").unwrap_or(false),
+                    overrides: switches.into_iter().map(|(_, n, on)| (n, on)).collect(),
+                },
+                // Collector engineers add fields to CollectorOptions; the update keeps this
+                // compiling until their flag is wired here.
+                #[allow(clippy::needless_update)]
+                options: CollectorOptions {
+                    textfile_directory: setting("collector.textfile.directory").map(PathBuf::from),
+                    filesystem_mount_points_exclude: setting(
+                        "collector.filesystem.mount-points-exclude",
+                    ),
+                    filesystem_fs_types_exclude: setting("collector.filesystem.fs-types-exclude"),
+                    netdev_device_include: setting("collector.netdev.device-include"),
+                    netdev_device_exclude: setting("collector.netdev.device-exclude"),
+                    netclass_ignored_devices: setting("collector.netclass.ignored-devices"),
+                    diskstats_device_exclude: setting("collector.diskstats.device-exclude"),
+                    systemd_unit_include: setting("collector.systemd.unit-include"),
+                    systemd_unit_exclude: setting("collector.systemd.unit-exclude"),
+                    cpu_info: bool_state(m, "collector.cpu.info").unwrap_or(false),
+                    netstat_fields: setting("collector.netstat.fields"),
+                    vmstat_fields: setting("collector.vmstat.fields"),
+                    filesystem_mount_timeout: mount_timeout,
+                    powersupply_ignored_supplies: setting("collector.powersupply.ignored-supplies"),
+                    rapl_zone_label: bool_state(m, "collector.rapl.enable-zone-label")
+                        .unwrap_or(false),
+                    ..CollectorOptions::default()
+                },
+                log: logging::from_matches(m),
+            }),
         })
     }
 
@@ -357,7 +370,7 @@ impl FromArgMatches for Args {
 
 /// Validates the flags, reads the web config, checks the host paths, builds the collectors and
 /// binds every listen address. Everything that can go wrong at start-up goes wrong here.
-pub async fn prepare(args: &Args) -> anyhow::Result<Server> {
+pub async fn prepare(args: &Settings) -> anyhow::Result<Server> {
     let web = match &args.web_config_file {
         Some(path) if !path.as_os_str().is_empty() => WebConfig::load(path)?,
         _ => WebConfig::default(),
@@ -443,6 +456,7 @@ fn check_host_paths(paths: &HostPaths) -> anyhow::Result<()> {
 
 /// Runs the subcommand until SIGINT or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let args = *args.settings;
     logging::init(&args.log)?;
     tracing::info!(
         version = pharos_node_exporter::build_info::VERSION,

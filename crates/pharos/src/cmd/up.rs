@@ -62,9 +62,9 @@ impl Shutdown {
 async fn prepare_all(args: &Args) -> anyhow::Result<Vec<Component>> {
     let mut components = Vec::new();
     if !args.no_node_exporter {
-        let ne_args = node_exporter::Args {
+        let ne_args = node_exporter::Settings {
             listen_addresses: vec![args.node_exporter_listen_address.clone()],
-            ..node_exporter::Args::default()
+            ..node_exporter::Settings::default()
         };
         let server = node_exporter::prepare(&ne_args)
             .await
@@ -87,16 +87,19 @@ async fn prepare_all(args: &Args) -> anyhow::Result<Vec<Component>> {
 
 /// Runs the subcommand until SIGINT or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut log = logging::LogOptions::default();
-    log.level = match args.log_level.as_str() {
-        "debug" => tracing::Level::DEBUG,
-        "warn" => tracing::Level::WARN,
-        "error" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
+    let log = logging::LogOptions {
+        level: match args.log_level.as_str() {
+            "debug" => tracing::Level::DEBUG,
+            "warn" => tracing::Level::WARN,
+            "error" => tracing::Level::ERROR,
+            _ => tracing::Level::INFO,
+        },
+        format: if args.log_format == "json" {
+            logging::LogFormat::Json
+        } else {
+            logging::LogFormat::Logfmt
+        },
     };
-    if args.log_format == "json" {
-        log.format = logging::LogFormat::Json;
-    }
     logging::init(&log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
