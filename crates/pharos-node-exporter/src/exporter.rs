@@ -1,10 +1,16 @@
 //! The exporter proper: the set of enabled collectors and one scrape over all of them.
 //!
-//! Every scrape runs each collector on its own blocking thread so one slow source (a hung NFS
-//! mount, a large sysfs tree) does not hold up the others, then adds the per-collector
-//! `node_scrape_collector_*` families, the exporter's own metrics, and puts everything in the
-//! canonical order.
+//! A scrape hands the enabled collectors to a couple of blocking workers that take them one at a
+//! time from a shared queue, then adds the per-collector `node_scrape_collector_*` families, the
+//! exporter's own metrics, and puts everything in the canonical order.
+//!
+//! Most collectors read a few small procfs files in microseconds, so a thread per collector
+//! would cost more in thread wake-ups and context switches than the collecting itself. Two
+//! workers still let a slow collector (a large sysfs tree) overlap with the rest; the one
+//! collector that can block for long, `filesystem`, bounds its own statfs calls with a timeout.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -149,35 +155,44 @@ impl Exporter {
         only: Option<&[String]>,
         extra: Vec<MetricFamily>,
     ) -> Vec<MetricFamily> {
-        let selected = self
+        let selected: Vec<Arc<Slot>> = self
             .slots
             .iter()
-            .filter(|s| only.is_none_or(|names| names.iter().any(|n| n == s.collector.name())));
-        let mut tasks = Vec::with_capacity(self.slots.len());
-        for slot in selected {
-            let slot = Arc::clone(slot);
-            let paths = Arc::clone(&self.paths);
-            let name = slot.collector.name();
-            tasks.push((
-                name,
-                tokio::task::spawn_blocking(move || run_one(&slot, &paths)),
-            ));
+            .filter(|s| only.is_none_or(|names| names.iter().any(|n| n == s.collector.name())))
+            .cloned()
+            .collect();
+        let count = selected.len();
+        let queue = Arc::new(WorkQueue {
+            slots: selected,
+            next: AtomicUsize::new(0),
+            paths: Arc::clone(&self.paths),
+        });
+        let workers = SCRAPE_WORKERS.min(count);
+        let mut tasks = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let queue = Arc::clone(&queue);
+            tasks.push(tokio::task::spawn_blocking(move || queue.drain()));
         }
-        let mut runs = Vec::with_capacity(tasks.len());
-        for (name, task) in tasks {
+        let mut finished: Vec<Option<Run>> = std::iter::repeat_with(|| None).take(count).collect();
+        for task in tasks {
             match task.await {
-                Ok(run) => runs.push(run),
-                Err(e) => {
-                    tracing::error!(collector = name, error = %e, "collector crashed");
-                    runs.push(Run {
-                        name,
-                        seconds: 0.0,
-                        success: false,
-                        families: Vec::new(),
-                    });
+                Ok(runs) => {
+                    for (at, run) in runs {
+                        if let Some(place) = finished.get_mut(at) {
+                            *place = Some(run);
+                        }
+                    }
                 }
+                // Panics are caught per collector, so this is a worker that could not run at
+                // all; the collectors it would have run are reported as failed below.
+                Err(e) => tracing::error!(error = %e, "scrape worker failed"),
             }
         }
+        let runs = finished
+            .into_iter()
+            .zip(&queue.slots)
+            .map(|(run, slot)| run.unwrap_or_else(|| Run::crashed(slot.collector.name())))
+            .collect();
         self.assemble(runs, extra)
     }
 
@@ -210,6 +225,51 @@ impl Exporter {
         }
         families.extend(extra);
         merge::normalize(families)
+    }
+}
+
+/// How many blocking threads one scrape uses. Enough to overlap one slow collector with the
+/// rest; more would mostly add context switches (and a malloc arena per thread).
+const SCRAPE_WORKERS: usize = 2;
+
+/// The collectors of one scrape, handed out one at a time to whichever worker is free.
+struct WorkQueue {
+    slots: Vec<Arc<Slot>>,
+    next: AtomicUsize,
+    paths: Arc<HostPaths>,
+}
+
+impl WorkQueue {
+    /// Runs collectors until none is left; returns each run with its position in the queue.
+    fn drain(&self) -> Vec<(usize, Run)> {
+        let mut done = Vec::new();
+        loop {
+            let at = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = self.slots.get(at) else {
+                return done;
+            };
+            // A panicking collector is a bug in that collector: it costs its own metrics, not
+            // the rest of the scrape. Its state is behind its own locks, which recover from
+            // poisoning, so carrying on after the unwind is sound.
+            let run = std::panic::catch_unwind(AssertUnwindSafe(|| run_one(slot, &self.paths)))
+                .unwrap_or_else(|_| {
+                    tracing::error!(collector = slot.collector.name(), "collector crashed");
+                    Run::crashed(slot.collector.name())
+                });
+            done.push((at, run));
+        }
+    }
+}
+
+impl Run {
+    /// The outcome of a collector that panicked.
+    fn crashed(name: &'static str) -> Self {
+        Run {
+            name,
+            seconds: 0.0,
+            success: false,
+            families: Vec::new(),
+        }
     }
 }
 

@@ -238,3 +238,115 @@ fn same_series_as_node_exporter_on_this_host() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+fn copy_tree(from: &Path, to: &Path, files: &mut Vec<PathBuf>) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target, files);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+            files.push(target);
+        }
+    }
+}
+
+/// Odd contents a broken driver or a truncated read could leave in a file.
+const JUNK: &[&str] = &[
+    "",
+    "\n",
+    "x",
+    "-1\n",
+    "18446744073709551616\n",
+    "1.5e300\n",
+    "0x\n",
+    ": : :\n",
+    "name type data\n",
+    "\u{0}\u{1}\u{ff}\n",
+    "nread a\n1\n",
+    "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40\n",
+];
+
+#[test]
+fn odd_file_contents_never_panic() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for collector in COLLECTORS {
+        let root = fixtures.join(format!("sys-{collector}"));
+        if !root.exists() {
+            println!("skipping {collector}: no fixture at {}", root.display());
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        copy_tree(&root, tmp.path(), &mut files);
+        let (procfs, sysfs) = (tmp.path().join("proc"), tmp.path().join("sys"));
+        let registration = ALL.iter().find(|r| r.name == *collector).unwrap();
+        let built = (registration.build)(&CollectorOptions::default());
+        let paths = HostPaths {
+            procfs: procfs.clone(),
+            sysfs: sysfs.clone(),
+            ..HostPaths::default()
+        };
+        for file in &files {
+            let original = std::fs::read(file).unwrap();
+            for junk in JUNK {
+                std::fs::write(file, junk).unwrap();
+                let mut families = Vec::new();
+                // Ok or a clear error are both fine; a panic fails the test.
+                let _ = built.collect(&paths, &mut families);
+            }
+            std::fs::write(file, original).unwrap();
+        }
+    }
+}
+
+#[test]
+fn scratch_timing() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let empty = tempfile::tempdir().unwrap();
+    let mut report = String::new();
+    for collector in COLLECTORS {
+        let root = fixtures.join(format!("sys-{collector}"));
+        let procfs = Some(root.join("proc")).filter(|p| p.exists()).unwrap_or_else(|| empty.path().into());
+        let sysfs = Some(root.join("sys")).filter(|p| p.exists()).unwrap_or_else(|| empty.path().into());
+        let registration = ALL.iter().find(|r| r.name == *collector).unwrap();
+        let built = (registration.build)(&CollectorOptions::default());
+        let paths = HostPaths { procfs: procfs.clone(), sysfs: sysfs.clone(), ..HostPaths::default() };
+        let n = 2000;
+        let start = Instant::now();
+        for _ in 0..n {
+            let mut families = Vec::new();
+            built.collect(&paths, &mut families).unwrap();
+            std::hint::black_box(&families);
+        }
+        let ours = start.elapsed().as_secs_f64() / n as f64;
+        let port = free_port();
+        let child = Command::new(NODE_EXPORTER)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--path.procfs={}", procfs.display()))
+            .arg(format!("--path.sysfs={}", sysfs.display()))
+            .arg("--collector.disable-defaults")
+            .arg(format!("--collector.{collector}"))
+            .stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let _running = Running(child);
+        let mut real = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while real.len() < 21 && Instant::now() < deadline {
+            if let Ok(body) = get(port) {
+                let key = format!("node_scrape_collector_duration_seconds{{collector=\"{collector}\"}} ");
+                if let Some(v) = body.lines().find_map(|l| l.strip_prefix(key.as_str())) {
+                    real.push(v.parse::<f64>().unwrap());
+                }
+            } else {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        real.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let median = real.get(real.len() / 2).copied().unwrap_or(f64::NAN);
+        report.push_str(&format!("{collector:<14} ours {:>8.1} us/collect (mean of {n})   node_exporter {:>8.1} us (median of {} scrapes)\n", ours * 1e6, median * 1e6, real.len()));
+    }
+    std::fs::write("/tmp/nodex-sys/timing.txt", &report).unwrap();
+    println!("{report}");
+}

@@ -43,11 +43,19 @@ pub struct Annotations {
 impl Annotations {
     /// Adds a warning.
     pub fn warn(&mut self, message: impl Into<String>, pos: PosRange) {
-        self.add(Annotation { severity: Severity::Warning, message: message.into(), pos });
+        self.add(Annotation {
+            severity: Severity::Warning,
+            message: message.into(),
+            pos,
+        });
     }
     /// Adds an info annotation.
     pub fn info(&mut self, message: impl Into<String>, pos: PosRange) {
-        self.add(Annotation { severity: Severity::Info, message: message.into(), pos });
+        self.add(Annotation {
+            severity: Severity::Info,
+            message: message.into(),
+            pos,
+        });
     }
     fn add(&mut self, a: Annotation) {
         if !self.items.contains(&a) {
@@ -67,7 +75,11 @@ impl Annotations {
         self.render(query, Severity::Info)
     }
     fn render(&self, query: &str, s: Severity) -> Vec<String> {
-        self.items.iter().filter(|a| a.severity == s).map(|a| a.render(query)).collect()
+        self.items
+            .iter()
+            .filter(|a| a.severity == s)
+            .map(|a| a.render(query))
+            .collect()
     }
     /// Number of annotations.
     pub fn len(&self) -> usize {

@@ -48,8 +48,14 @@ pub fn compact(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
                     s.length += 1;
                 }
             }
-            Some(p) => spans.push(Span { offset: i - p - 1, length: 1 }),
-            None => spans.push(Span { offset: i, length: 1 }),
+            Some(p) => spans.push(Span {
+                offset: i - p - 1,
+                length: 1,
+            }),
+            None => spans.push(Span {
+                offset: i,
+                length: 1,
+            }),
         }
         counts.push(c);
         prev = Some(i);
@@ -86,7 +92,7 @@ pub fn bucket_upper(schema: i32, idx: i32) -> f64 {
         return 2f64.powi(exp as i32);
     }
     let frac_idx = idx & ((1 << schema) - 1);
-    let exp = (idx >> schema) as i32;
+    let exp = idx >> schema;
     let frac = 2f64.powf(frac_idx as f64 / f64::from(1u32 << schema)) / 2.0;
     if frac_idx == 0 {
         return 2f64.powi(exp);
@@ -113,27 +119,58 @@ pub fn buckets(h: &FloatHistogram) -> Vec<Bucket> {
     if h.schema == CUSTOM {
         for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
             let i = i as usize;
-            let lower = if i == 0 { f64::NEG_INFINITY } else { h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY) };
+            let lower = if i == 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY)
+            };
             let upper = h.custom_values.get(i).copied().unwrap_or(f64::INFINITY);
-            out.push(Bucket { lower, upper, count: c, lower_inclusive: false });
+            out.push(Bucket {
+                lower,
+                upper,
+                count: c,
+                lower_inclusive: false,
+            });
         }
         return out;
     }
-    for (i, c) in expand(&h.negative_spans, &h.negative_buckets).into_iter().rev() {
-        out.push(Bucket { lower: -bucket_upper(h.schema, i), upper: -bucket_upper(h.schema, i - 1), count: c, lower_inclusive: true });
+    for (i, c) in expand(&h.negative_spans, &h.negative_buckets)
+        .into_iter()
+        .rev()
+    {
+        out.push(Bucket {
+            lower: -bucket_upper(h.schema, i),
+            upper: -bucket_upper(h.schema, i - 1),
+            count: c,
+            lower_inclusive: true,
+        });
     }
     if h.zero_count != 0.0 || h.zero_threshold != 0.0 {
-        out.push(Bucket { lower: -h.zero_threshold, upper: h.zero_threshold, count: h.zero_count, lower_inclusive: true });
+        out.push(Bucket {
+            lower: -h.zero_threshold,
+            upper: h.zero_threshold,
+            count: h.zero_count,
+            lower_inclusive: true,
+        });
     }
     for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
-        out.push(Bucket { lower: bucket_upper(h.schema, i - 1), upper: bucket_upper(h.schema, i), count: c, lower_inclusive: false });
+        out.push(Bucket {
+            lower: bucket_upper(h.schema, i - 1),
+            upper: bucket_upper(h.schema, i),
+            count: c,
+            lower_inclusive: false,
+        });
     }
     out
 }
 
 /// Adds (or, with `negate`, subtracts) `b` into `a`, converting to the coarser schema.
 /// Fails for custom-bucket histograms with different bounds.
-pub fn add(a: &FloatHistogram, b: &FloatHistogram, negate: bool) -> Result<(FloatHistogram, bool), &'static str> {
+pub fn add(
+    a: &FloatHistogram,
+    b: &FloatHistogram,
+    negate: bool,
+) -> Result<(FloatHistogram, bool), &'static str> {
     let sign = if negate { -1.0 } else { 1.0 };
     let mut mismatched_custom = false;
     if (a.schema == CUSTOM) != (b.schema == CUSTOM) {
@@ -143,14 +180,21 @@ pub fn add(a: &FloatHistogram, b: &FloatHistogram, negate: bool) -> Result<(Floa
     if a.schema == CUSTOM {
         if a.custom_values != b.custom_values {
             // Reconcile to the common bounds: the intersection of both sets of upper bounds.
-            let common: Vec<f64> = a.custom_values.iter().copied().filter(|v| b.custom_values.contains(v)).collect();
+            let common: Vec<f64> = a
+                .custom_values
+                .iter()
+                .copied()
+                .filter(|v| b.custom_values.contains(v))
+                .collect();
             let ra = rebucket_custom(a, &common);
             let rb = rebucket_custom(b, &common);
             let (mut h, _) = add(&ra, &rb, negate)?;
             h.counter_reset_hint = if negate { GAUGE } else { merged_hint(a, b) };
             return Ok((h, true));
         }
-        let mut m: BTreeMap<i32, f64> = expand(&a.positive_spans, &a.positive_buckets).into_iter().collect();
+        let mut m: BTreeMap<i32, f64> = expand(&a.positive_spans, &a.positive_buckets)
+            .into_iter()
+            .collect();
         for (i, c) in expand(&b.positive_spans, &b.positive_buckets) {
             *m.entry(i).or_insert(0.0) += sign * c;
         }
@@ -163,12 +207,28 @@ pub fn add(a: &FloatHistogram, b: &FloatHistogram, negate: bool) -> Result<(Floa
     }
     let schema = a.schema.min(b.schema);
     let zt = a.zero_threshold.max(b.zero_threshold);
-    let mut pos = reduce(&expand(&a.positive_spans, &a.positive_buckets), a.schema, schema);
-    let mut neg = reduce(&expand(&a.negative_spans, &a.negative_buckets), a.schema, schema);
-    for (i, c) in reduce(&expand(&b.positive_spans, &b.positive_buckets), b.schema, schema) {
+    let mut pos = reduce(
+        &expand(&a.positive_spans, &a.positive_buckets),
+        a.schema,
+        schema,
+    );
+    let mut neg = reduce(
+        &expand(&a.negative_spans, &a.negative_buckets),
+        a.schema,
+        schema,
+    );
+    for (i, c) in reduce(
+        &expand(&b.positive_spans, &b.positive_buckets),
+        b.schema,
+        schema,
+    ) {
         *pos.entry(i).or_insert(0.0) += sign * c;
     }
-    for (i, c) in reduce(&expand(&b.negative_spans, &b.negative_buckets), b.schema, schema) {
+    for (i, c) in reduce(
+        &expand(&b.negative_spans, &b.negative_buckets),
+        b.schema,
+        schema,
+    ) {
         *neg.entry(i).or_insert(0.0) += sign * c;
     }
     let mut zero = a.zero_count + sign * b.zero_count;
@@ -220,7 +280,10 @@ fn merged_hint(a: &FloatHistogram, b: &FloatHistogram) -> u8 {
 
 /// True when adding `a` and `b` mixes a counter reset with a non-reset.
 pub fn conflicting_hints(a: &FloatHistogram, b: &FloatHistogram) -> bool {
-    matches!((a.counter_reset_hint, b.counter_reset_hint), (1, 2) | (2, 1))
+    matches!(
+        (a.counter_reset_hint, b.counter_reset_hint),
+        (1, 2) | (2, 1)
+    )
 }
 
 fn compact_keep(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
@@ -230,8 +293,15 @@ fn compact_keep(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
 fn rebucket_custom(h: &FloatHistogram, bounds: &[f64]) -> FloatHistogram {
     let mut m: BTreeMap<i32, f64> = BTreeMap::new();
     for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
-        let upper = h.custom_values.get(i as usize).copied().unwrap_or(f64::INFINITY);
-        let ni = bounds.iter().position(|&b| upper <= b).unwrap_or(bounds.len());
+        let upper = h
+            .custom_values
+            .get(i as usize)
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        let ni = bounds
+            .iter()
+            .position(|&b| upper <= b)
+            .unwrap_or(bounds.len());
         *m.entry(ni as i32).or_insert(0.0) += c;
     }
     let pairs: Vec<(i32, f64)> = m.into_iter().collect();
@@ -243,7 +313,9 @@ fn rebucket_custom(h: &FloatHistogram, bounds: &[f64]) -> FloatHistogram {
 
 /// Histogram equality ignoring the counter reset hint and empty buckets.
 pub fn hist_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
-    let nz = |s: &[Span], c: &[f64]| -> Vec<(i32, f64)> { expand(s, c).into_iter().filter(|x| x.1 != 0.0).collect() };
+    let nz = |s: &[Span], c: &[f64]| -> Vec<(i32, f64)> {
+        expand(s, c).into_iter().filter(|x| x.1 != 0.0).collect()
+    };
     a.schema == b.schema
         && a.count == b.count
         && a.sum == b.sum
@@ -253,6 +325,9 @@ pub fn hist_equal(a: &FloatHistogram, b: &FloatHistogram) -> bool {
         && nz(&a.positive_spans, &a.positive_buckets) == nz(&b.positive_spans, &b.positive_buckets)
         && nz(&a.negative_spans, &a.negative_buckets) == nz(&b.negative_spans, &b.negative_buckets)
 }
+
+/// Float value, histogram value, and whether the element is kept.
+pub type ElemResult = (f64, Option<Box<FloatHistogram>>, bool);
 
 /// Binary operation where at least one side is a histogram. Returns `(float, histogram, keep)`,
 /// or `None` when the operands are incompatible (no result even with `bool`).
@@ -264,7 +339,7 @@ pub fn binop(
     rh: Option<&FloatHistogram>,
     pos: PosRange,
     ann: &mut Annotations,
-) -> Result<Option<(f64, Option<Box<FloatHistogram>>, bool)>, EvalError> {
+) -> Result<Option<ElemResult>, EvalError> {
     let name = |op: BinOp| match op {
         BinOp::Add => "+",
         BinOp::Sub => "-",
@@ -277,8 +352,15 @@ pub fn binop(
             BinOp::Add | BinOp::Sub => match add(a, b, op == BinOp::Sub) {
                 Ok((h, mismatch)) => {
                     if mismatch {
-                        let what = if op == BinOp::Add { "addition" } else { "subtraction" };
-                        ann.info(format!("mismatched custom buckets were reconciled during {what}"), pos);
+                        let what = if op == BinOp::Add {
+                            "addition"
+                        } else {
+                            "subtraction"
+                        };
+                        ann.info(
+                            format!("mismatched custom buckets were reconciled during {what}"),
+                            pos,
+                        );
                     }
                     Ok(Some((0.0, Some(Box::new(h)), true)))
                 }
@@ -295,7 +377,11 @@ pub fn binop(
             }
         },
         (Some(a), None) => match op {
-            BinOp::TrimUpper | BinOp::TrimLower => Ok(Some((0.0, Some(Box::new(trim(a, rf, op == BinOp::TrimUpper))), true))),
+            BinOp::TrimUpper | BinOp::TrimLower => Ok(Some((
+                0.0,
+                Some(Box::new(trim(a, rf, op == BinOp::TrimUpper))),
+                true,
+            ))),
             BinOp::Mul | BinOp::Div => {
                 let mut h = a.clone();
                 scale(&mut h, if op == BinOp::Mul { rf } else { 1.0 / rf });
@@ -343,14 +429,22 @@ pub fn custom_cumulative(h: &FloatHistogram) -> Vec<(f64, f64)> {
         .enumerate()
         .map(|(i, c)| {
             cum += c;
-            (h.custom_values.get(i).copied().unwrap_or(f64::INFINITY), cum)
+            (
+                h.custom_values.get(i).copied().unwrap_or(f64::INFINITY),
+                cum,
+            )
         })
         .collect()
 }
 
 /// Sums (or averages) histograms; `None` when they cannot be combined. The `sum` and `count`
 /// fields use Kahan summation, as Prometheus does.
-pub fn aggregate(avg: bool, hs: &[&FloatHistogram], pos: PosRange, ann: &mut Annotations) -> Option<FloatHistogram> {
+pub fn aggregate(
+    avg: bool,
+    hs: &[&FloatHistogram],
+    pos: PosRange,
+    ann: &mut Annotations,
+) -> Option<FloatHistogram> {
     let first = hs.first()?;
     let mut acc: FloatHistogram = (*first).clone();
     let (mut sum, mut sc) = (first.sum, 0.0);
@@ -361,7 +455,10 @@ pub fn aggregate(avg: bool, hs: &[&FloatHistogram], pos: PosRange, ann: &mut Ann
         match add(&acc, h, false) {
             Ok((s, mismatch)) => {
                 if mismatch {
-                    ann.info("mismatched custom buckets were reconciled during aggregation", pos);
+                    ann.info(
+                        "mismatched custom buckets were reconciled during aggregation",
+                        pos,
+                    );
                 }
                 acc = s;
             }
@@ -374,7 +471,10 @@ pub fn aggregate(avg: bool, hs: &[&FloatHistogram], pos: PosRange, ann: &mut Ann
         (cnt, cc) = crate::engine::kahan(h.count, cnt, cc);
     }
     if conflict {
-        ann.warn("conflicting counter resets during histogram aggregation", pos);
+        ann.warn(
+            "conflicting counter resets during histogram aggregation",
+            pos,
+        );
     }
     acc.sum = if sum.is_infinite() { sum } else { sum + sc };
     acc.count = if cnt.is_infinite() { cnt } else { cnt + cc };
@@ -388,14 +488,17 @@ pub fn aggregate(avg: bool, hs: &[&FloatHistogram], pos: PosRange, ann: &mut Ann
 pub fn to_string(h: &FloatHistogram) -> String {
     let mut parts = vec![format!("count:{}", h.count), format!("sum:{}", h.sum)];
     if h.counter_reset_hint != 0 {
-        let hint = ["unknown", "reset", "not_reset", "gauge"].get(usize::from(h.counter_reset_hint)).unwrap_or(&"?");
+        let hint = ["unknown", "reset", "not_reset", "gauge"]
+            .get(usize::from(h.counter_reset_hint))
+            .unwrap_or(&"?");
         parts.push(format!("hint:{hint}"));
     }
     if h.schema != 0 {
         parts.push(format!("schema:{}", h.schema));
     }
     for b in buckets(h) {
-        let is_zero = h.schema != CUSTOM && b.lower == -h.zero_threshold && b.upper == h.zero_threshold;
+        let is_zero =
+            h.schema != CUSTOM && b.lower == -h.zero_threshold && b.upper == h.zero_threshold;
         let (l, r) = if is_zero {
             ("[", "]")
         } else if b.lower_inclusive {
@@ -452,7 +555,11 @@ pub fn quantile(q: f64, h: &FloatHistogram) -> f64 {
         return f64::NAN;
     };
     if b.lower == f64::NEG_INFINITY && h.schema == CUSTOM {
-        return if b.upper <= 0.0 { b.upper } else { 0f64.min(b.upper) };
+        return if b.upper <= 0.0 {
+            b.upper
+        } else {
+            0f64.min(b.upper)
+        };
     }
     if b.upper == f64::INFINITY {
         return b.lower;
@@ -492,7 +599,9 @@ pub fn nan_observations(h: &FloatHistogram) -> f64 {
     if !h.sum.is_nan() {
         return 0.0;
     }
-    let regular: f64 = h.zero_count + h.positive_buckets.iter().sum::<f64>() + h.negative_buckets.iter().sum::<f64>();
+    let regular: f64 = h.zero_count
+        + h.positive_buckets.iter().sum::<f64>()
+        + h.negative_buckets.iter().sum::<f64>();
     (h.count - regular).max(0.0)
 }
 
@@ -513,7 +622,8 @@ pub fn fraction(lower: f64, upper: f64, h: &FloatHistogram) -> f64 {
         if b.count == 0.0 {
             continue;
         }
-        let is_zero = h.schema != CUSTOM && b.lower == -h.zero_threshold && b.upper == h.zero_threshold;
+        let is_zero =
+            h.schema != CUSTOM && b.lower == -h.zero_threshold && b.upper == h.zero_threshold;
         let (mut bl, mut bu) = (b.lower, b.upper);
         if is_zero {
             if !has_neg && has_pos {
@@ -577,7 +687,11 @@ fn trim_share(lo: f64, hi: f64, bl: f64, bu: f64, linear: bool) -> f64 {
 /// Keeps only the observations below (`keep_below`) or above `cutoff`, interpolating inside the
 /// bucket that contains it, and re-estimates the sum from the kept bucket ranges.
 pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram {
-    let (lo, hi) = if keep_below { (f64::NEG_INFINITY, cutoff) } else { (cutoff, f64::INFINITY) };
+    let (lo, hi) = if keep_below {
+        (f64::NEG_INFINITY, cutoff)
+    } else {
+        (cutoff, f64::INFINITY)
+    };
     let has_neg = h.negative_buckets.iter().any(|&c| c != 0.0);
     let has_pos = h.positive_buckets.iter().any(|&c| c != 0.0);
     let custom = h.schema == CUSTOM;
@@ -620,7 +734,11 @@ pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram
         let mut new = Vec::with_capacity(h.positive_buckets.len());
         for (i, c) in idx.by_ref() {
             let i = i as usize;
-            let mut bl = if i == 0 { f64::NEG_INFINITY } else { h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY) };
+            let mut bl = if i == 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY)
+            };
             let bu = h.custom_values.get(i).copied().unwrap_or(f64::INFINITY);
             // A first bucket with a positive finite bound is taken to start at 0, unless the
             // cutoff is negative (then it stays unbounded and is dropped).

@@ -136,6 +136,20 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+/// Removes the metric name and, with it, the `__type__` and `__unit__` metadata labels, which
+/// describe the named metric and stop being true once its value is transformed.
+pub fn drop_metric_name(l: &Labels) -> Labels {
+    if !l
+        .iter()
+        .any(|x| matches!(&*x.name, "__name__" | "__type__" | "__unit__"))
+    {
+        return l.clone();
+    }
+    let mut b = l.builder();
+    b.retain(|x| !matches!(&*x.name, "__name__" | "__type__" | "__unit__"));
+    b.build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,15 +162,4 @@ mod tests {
         assert_eq!(format_float(1e-7), "1e-07");
         assert_eq!(format_float(1.5e300), "1.5e+300");
     }
-}
-
-/// Removes the metric name and, with it, the `__type__` and `__unit__` metadata labels, which
-/// describe the named metric and stop being true once its value is transformed.
-pub fn drop_metric_name(l: &Labels) -> Labels {
-    if !l.iter().any(|x| matches!(&*x.name, "__name__" | "__type__" | "__unit__")) {
-        return l.clone();
-    }
-    let mut b = l.builder();
-    b.retain(|x| !matches!(&*x.name, "__name__" | "__type__" | "__unit__"));
-    b.build()
 }

@@ -17,19 +17,40 @@ fn node_like_body() -> (String, u64) {
     let mut n = 0u64;
     body.push_str("# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n# TYPE node_cpu_seconds_total counter\n");
     for cpu in 0..8 {
-        for mode in ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"] {
-            body.push_str(&format!("node_cpu_seconds_total{{cpu=\"{cpu}\",mode=\"{mode}\"}} {}.{}\n", 1000 + cpu * 37, cpu));
+        for mode in [
+            "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+        ] {
+            body.push_str(&format!(
+                "node_cpu_seconds_total{{cpu=\"{cpu}\",mode=\"{mode}\"}} {}.{}\n",
+                1000 + cpu * 37,
+                cpu
+            ));
             n += 1;
         }
     }
     for dev in 0..40 {
-        for metric in ["node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_network_receive_packets_total", "node_network_transmit_packets_total", "node_network_receive_errs_total"] {
-            body.push_str(&format!("{metric}{{device=\"veth{dev:04x}\"}} {}\n", 123_456_789 + dev));
+        for metric in [
+            "node_network_receive_bytes_total",
+            "node_network_transmit_bytes_total",
+            "node_network_receive_packets_total",
+            "node_network_transmit_packets_total",
+            "node_network_receive_errs_total",
+        ] {
+            body.push_str(&format!(
+                "{metric}{{device=\"veth{dev:04x}\"}} {}\n",
+                123_456_789 + dev
+            ));
             n += 1;
         }
     }
     for dev in 0..20 {
-        for fs in ["node_filesystem_avail_bytes", "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_files_free", "node_filesystem_readonly"] {
+        for fs in [
+            "node_filesystem_avail_bytes",
+            "node_filesystem_size_bytes",
+            "node_filesystem_files",
+            "node_filesystem_files_free",
+            "node_filesystem_readonly",
+        ] {
             body.push_str(&format!("{fs}{{device=\"/dev/sd{dev}\",fstype=\"ext4\",mountpoint=\"/mnt/disk{dev}\"}} 4.2e+10\n"));
             n += 1;
         }
@@ -40,12 +61,18 @@ fn node_like_body() -> (String, u64) {
     }
     body.push_str("# TYPE http_request_duration_seconds histogram\n");
     for handler in 0..20 {
-        for le in ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"] {
+        for le in [
+            "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+        ] {
             body.push_str(&format!("http_request_duration_seconds_bucket{{handler=\"/api/v1/h{handler}\",le=\"{le}\"}} 42\n"));
             n += 1;
         }
-        body.push_str(&format!("http_request_duration_seconds_sum{{handler=\"/api/v1/h{handler}\"}} 12.5\n"));
-        body.push_str(&format!("http_request_duration_seconds_count{{handler=\"/api/v1/h{handler}\"}} 42\n"));
+        body.push_str(&format!(
+            "http_request_duration_seconds_sum{{handler=\"/api/v1/h{handler}\"}} 12.5\n"
+        ));
+        body.push_str(&format!(
+            "http_request_duration_seconds_count{{handler=\"/api/v1/h{handler}\"}} 42\n"
+        ));
         n += 2;
     }
     (body, n)
@@ -54,7 +81,9 @@ fn node_like_body() -> (String, u64) {
 fn bench_ingest(c: &mut Criterion) {
     let (body, series) = node_like_body();
     let target = Labels::from_pairs([("job", "node"), ("instance", "10.0.0.5:9100")]);
-    let rules: Vec<RelabelConfig> = serde_saphyr::from_str("- source_labels: [__name__]\n  regex: 'go_.*'\n  action: drop\n").unwrap_or_default();
+    let rules: Vec<RelabelConfig> =
+        serde_saphyr::from_str("- source_labels: [__name__]\n  regex: 'go_.*'\n  action: drop\n")
+            .unwrap_or_default();
     let settings = IngestSettings {
         target_labels: &target,
         honor_labels: false,
@@ -78,8 +107,29 @@ fn bench_ingest(c: &mut Criterion) {
             t += 15_000;
             out.clear();
             cache.begin_iteration();
-            let counts = ingest(body.as_bytes(), ExpositionFormat::PrometheusText, t, &settings, &mut cache, &mut out);
+            let counts = ingest(
+                body.as_bytes(),
+                ExpositionFormat::PrometheusText,
+                t,
+                &settings,
+                &mut cache,
+                &mut out,
+            );
             black_box(counts.map(|c| c.scraped).unwrap_or(0))
+        });
+    });
+    // The parser alone, to show how much of the warm-cache time is parsing.
+    group.bench_function("parse_only", |b| {
+        b.iter(|| {
+            let mut parser = pharos_model::TextParser::new(
+                body.as_bytes(),
+                pharos_model::TextFlavor::Prometheus,
+            );
+            let mut n = 0u64;
+            while let Some(e) = parser.next_entry() {
+                n += u64::from(e.is_ok());
+            }
+            black_box(n)
         });
     });
     group.bench_function("cold_cache", |b| {
@@ -88,7 +138,14 @@ fn bench_ingest(c: &mut Criterion) {
             let mut cache = ScrapeCache::new();
             out.clear();
             cache.begin_iteration();
-            let counts = ingest(body.as_bytes(), ExpositionFormat::PrometheusText, 1, &settings, &mut cache, &mut out);
+            let counts = ingest(
+                body.as_bytes(),
+                ExpositionFormat::PrometheusText,
+                1,
+                &settings,
+                &mut cache,
+                &mut out,
+            );
             black_box(counts.map(|c| c.scraped).unwrap_or(0))
         });
     });
@@ -106,14 +163,22 @@ fn bench_relabel(c: &mut Criterion) {
     .unwrap_or_default();
     let labels = Labels::from_pairs([
         ("__address__", "10.1.2.3:8080"),
-        ("__meta_kubernetes_pod_annotation_prometheus_io_scrape", "true"),
-        ("__meta_kubernetes_pod_annotation_prometheus_io_port", "9102"),
+        (
+            "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_pod_annotation_prometheus_io_port",
+            "9102",
+        ),
         ("__meta_kubernetes_pod_label_app", "api"),
         ("__meta_kubernetes_pod_label_tier", "backend"),
         ("__meta_kubernetes_namespace", "prod"),
         ("job", "kubernetes-pods"),
     ]);
-    c.bench_function("relabel/kubernetes_pod_rules", |b| b.iter(|| black_box(relabel(&labels, &rules))));
+    c.bench_function("relabel/kubernetes_pod_rules", |b| {
+        b.iter(|| black_box(relabel(&labels, &rules)))
+    });
 }
 
 criterion_group!(benches, bench_ingest, bench_relabel);

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use pharos_http::{ClientOptions, HttpClient};
 use pharos_model::Labels;
 use pharos_scrape::target::{populate, Populated};
-use pharos_scrape::{GlobalScrapeDefaults, ScrapeConfig, ScrapeLoop, ScrapeSink, SinkError, SinkSample};
+use pharos_scrape::{
+    GlobalScrapeDefaults, ScrapeConfig, ScrapeLoop, ScrapeSink, SinkError, SinkSample,
+};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
@@ -40,7 +42,10 @@ impl ScrapeSink for CountingSink {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 fn wait_listening(addr: &str) -> bool {
@@ -60,14 +65,26 @@ fn process_cpu_seconds(pid: &str) -> f64 {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     // Linux reports these in USER_HZ, which is 100 on every mainstream architecture.
     ticks / 100.0
 }
 
 async fn prometheus_query(port: u16, query: &str) -> Option<f64> {
     let client = pharos_http::reqwest::Client::new();
-    let resp = client.get(format!("http://127.0.0.1:{port}/api/v1/query")).query(&[("query", query)]).send().await.ok()?;
+    let resp = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+        .query(&[("query", query)])
+        .send()
+        .await
+        .ok()?;
     let body = resp.bytes().await.ok()?;
     let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
@@ -80,7 +97,11 @@ fn main() {
             return;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => panic!("runtime: {e}"),
     };
@@ -89,7 +110,12 @@ fn main() {
         Err(e) => panic!("temp dir: {e}"),
     };
     let ne_addr = format!("127.0.0.1:{}", free_port());
-    let _node_exporter = match Command::new(NODE_EXPORTER).arg(format!("--web.listen-address={ne_addr}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+    let _node_exporter = match Command::new(NODE_EXPORTER)
+        .arg(format!("--web.listen-address={ne_addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
         Ok(c) => ChildGuard(c),
         Err(e) => panic!("starting node exporter: {e}"),
     };
@@ -104,7 +130,10 @@ fn main() {
     }
     let prometheus = Command::new(PROMETHEUS)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -118,14 +147,19 @@ fn main() {
     }
     let prom_pid = prometheus.0.id().to_string();
 
-    let mut cfg: ScrapeConfig = match serde_saphyr::from_str("job_name: node\nscrape_interval: 1s\nscrape_timeout: 1s\n") {
-        Ok(c) => c,
-        Err(e) => panic!("{e}"),
-    };
+    let mut cfg: ScrapeConfig =
+        match serde_saphyr::from_str("job_name: node\nscrape_interval: 1s\nscrape_timeout: 1s\n") {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
     if let Err(e) = cfg.apply_global(&GlobalScrapeDefaults::default()) {
         panic!("{e}");
     }
-    let target = match populate(&cfg, &Labels::from_pairs([("__address__", ne_addr.as_str())]), &Labels::empty()) {
+    let target = match populate(
+        &cfg,
+        &Labels::from_pairs([("__address__", ne_addr.as_str())]),
+        &Labels::empty(),
+    ) {
         Populated::Active(t) => t,
         other => panic!("{other:?}"),
     };
@@ -159,8 +193,16 @@ fn main() {
     let window = format!("{}s", WINDOW.as_secs());
     let (prom_mean, prom_count, prom_samples) = runtime.block_on(async {
         (
-            prometheus_query(prom_port, &format!("avg_over_time(scrape_duration_seconds{{job=\"node\"}}[{window}])")).await,
-            prometheus_query(prom_port, &format!("count_over_time(up{{job=\"node\"}}[{window}])")).await,
+            prometheus_query(
+                prom_port,
+                &format!("avg_over_time(scrape_duration_seconds{{job=\"node\"}}[{window}])"),
+            )
+            .await,
+            prometheus_query(
+                prom_port,
+                &format!("count_over_time(up{{job=\"node\"}}[{window}])"),
+            )
+            .await,
             prometheus_query(prom_port, "scrape_samples_scraped{job=\"node\"}").await,
         )
     });

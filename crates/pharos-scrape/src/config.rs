@@ -750,6 +750,15 @@ scrape_configs:
     }
 
     #[test]
+    fn serializes_without_secrets() {
+        let c = load_ok("scrape_configs:\n  - job_name: x\n    basic_auth: {username: u, password: hunter2}\n    scrape_interval: 90s\n");
+        let json = serde_json::to_string(&c[0]).unwrap_or_default();
+        assert!(json.contains("\"password\":\"<secret>\""), "{json}");
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(json.contains("\"scrape_interval\":\"1m30s\""), "{json}");
+    }
+
+    #[test]
     fn accept_header_like_prometheus() {
         assert_eq!(
             accept_header(&DEFAULT_SCRAPE_PROTOCOLS),

@@ -546,6 +546,23 @@ mod tests {
     }
 
     #[test]
+    fn explicit_timestamps_skip_staleness_unless_tracked() {
+        let target = Labels::empty();
+        let s = settings(&target, &[]);
+        for (track, want) in [(false, vec!["b"]), (true, vec!["a", "b"])] {
+            let mut cache = ScrapeCache::new();
+            let _ = run("a 1 500\nb 2\n", &s, &mut cache);
+            let _ = run("", &s, &mut cache);
+            let mut gone = Vec::new();
+            // `run` already started the second iteration; ask what it lost.
+            cache.disappeared(track, &mut gone);
+            let mut names: Vec<&str> = gone.iter().filter_map(|l| l.metric_name()).collect();
+            names.sort_unstable();
+            assert_eq!(names, want, "track_timestamps_staleness: {track}");
+        }
+    }
+
+    #[test]
     fn metric_relabeling_drops_and_counts() {
         let target = Labels::empty();
         let rules: Vec<RelabelConfig> = serde_saphyr::from_str(

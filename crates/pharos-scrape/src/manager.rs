@@ -33,18 +33,28 @@ pub struct TargetsView {
 impl ScrapeManager {
     /// A manager with no pools yet.
     pub fn new(sink: Arc<dyn ScrapeSink>, options: PoolOptions) -> Self {
-        ScrapeManager { sink, options, pools: BTreeMap::new() }
+        ScrapeManager {
+            sink,
+            options,
+            pools: BTreeMap::new(),
+        }
     }
 
     /// Brings the running pools in line with `configs` (already validated, with
     /// `apply_global` applied). A pool whose client settings are unusable is not started and
     /// its error returned; the other pools are still applied.
-    pub async fn apply_config(&mut self, configs: &[ScrapeConfig]) -> Vec<(String, HttpConfigError)> {
+    pub async fn apply_config(
+        &mut self,
+        configs: &[ScrapeConfig],
+    ) -> Vec<(String, HttpConfigError)> {
         let mut errors = Vec::new();
-        let wanted: BTreeMap<&str, &ScrapeConfig> = configs.iter().map(|c| (c.job_name.as_str(), c)).collect();
+        let wanted: BTreeMap<&str, &ScrapeConfig> =
+            configs.iter().map(|c| (c.job_name.as_str(), c)).collect();
         let names: Vec<String> = self.pools.keys().cloned().collect();
         for name in names {
-            let keep = wanted.get(name.as_str()).is_some_and(|c| self.pools.get(&name).is_some_and(|p| p.cfg == **c));
+            let keep = wanted
+                .get(name.as_str())
+                .is_some_and(|c| self.pools.get(&name).is_some_and(|p| p.cfg == **c));
             if !keep {
                 if let Some(p) = self.pools.remove(&name) {
                     p.pool.stop().await;
@@ -57,7 +67,13 @@ impl ScrapeManager {
             }
             match RunningPool::start(cfg.clone(), self.sink.clone(), self.options.clone()) {
                 Ok(pool) => {
-                    self.pools.insert(name.to_string(), ManagedPool { cfg: cfg.clone(), pool });
+                    self.pools.insert(
+                        name.to_string(),
+                        ManagedPool {
+                            cfg: cfg.clone(),
+                            pool,
+                        },
+                    );
                 }
                 Err(e) => errors.push((name.to_string(), e)),
             }
@@ -72,7 +88,13 @@ impl ScrapeManager {
 
     /// The current targets of every pool.
     pub fn targets(&self) -> TargetsView {
-        TargetsView { pools: self.pools.iter().map(|(n, p)| (n.clone(), p.pool.state())).collect() }
+        TargetsView {
+            pools: self
+                .pools
+                .iter()
+                .map(|(n, p)| (n.clone(), p.pool.state()))
+                .collect(),
+        }
     }
 
     /// Stops every pool, waiting for their end-of-run staleness markers.

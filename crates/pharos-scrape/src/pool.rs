@@ -318,7 +318,10 @@ mod tests {
     fn group(source: &str, addrs: &[&str]) -> TargetGroup {
         TargetGroup {
             source: source.into(),
-            targets: addrs.iter().map(|a| Labels::from_pairs([("__address__", *a)])).collect(),
+            targets: addrs
+                .iter()
+                .map(|a| Labels::from_pairs([("__address__", *a)]))
+                .collect(),
             labels: Labels::empty(),
         }
     }
@@ -326,10 +329,24 @@ mod tests {
     #[tokio::test]
     async fn targets_follow_discovery() {
         let mut p = pool("job_name: j\nscrape_interval: 1h\nscrape_timeout: 1s\n");
-        let update = DiscoveryUpdate { provider: "file/0".into(), groups: vec![group("a", &["127.0.0.1:1", "127.0.0.1:2"]), group("b", &["127.0.0.1:1"])] };
+        let update = DiscoveryUpdate {
+            provider: "file/0".into(),
+            groups: vec![
+                group("a", &["127.0.0.1:1", "127.0.0.1:2"]),
+                group("b", &["127.0.0.1:1"]),
+            ],
+        };
         p.apply(update).await;
-        assert_eq!(p.state().active.len(), 2, "duplicates across groups are scraped once");
-        p.apply(DiscoveryUpdate { provider: "file/0".into(), groups: vec![group("a", &[])] }).await;
+        assert_eq!(
+            p.state().active.len(),
+            2,
+            "duplicates across groups are scraped once"
+        );
+        p.apply(DiscoveryUpdate {
+            provider: "file/0".into(),
+            groups: vec![group("a", &[])],
+        })
+        .await;
         let state = p.state();
         assert_eq!(state.active.len(), 1);
         assert_eq!(state.active[0].scrape_url, "http://127.0.0.1:1/metrics");
@@ -339,12 +356,19 @@ mod tests {
     #[tokio::test]
     async fn target_limit_marks_every_target_down() {
         let mut p = pool("job_name: j\nscrape_interval: 1h\nscrape_timeout: 1s\ntarget_limit: 1\n");
-        p.apply(DiscoveryUpdate { provider: "static".into(), groups: vec![group("0", &["127.0.0.1:1", "127.0.0.1:2"])] }).await;
+        p.apply(DiscoveryUpdate {
+            provider: "static".into(),
+            groups: vec![group("0", &["127.0.0.1:1", "127.0.0.1:2"])],
+        })
+        .await;
         let state = p.state();
         assert_eq!(state.active.len(), 2);
         for t in &state.active {
             assert_eq!(t.health, Health::Down);
-            assert_eq!(t.last_error, "target_limit exceeded (number of targets: 2, limit: 1)");
+            assert_eq!(
+                t.last_error,
+                "target_limit exceeded (number of targets: 2, limit: 1)"
+            );
         }
         assert!(p.loops.is_empty());
         p.stop().await;
@@ -353,11 +377,21 @@ mod tests {
     #[tokio::test]
     async fn keep_dropped_targets_bounds_the_list() {
         let mut p = pool("job_name: j\nkeep_dropped_targets: 2\nrelabel_configs:\n  - action: drop\n    source_labels: [__address__]\n    regex: '.*'\n");
-        p.apply(DiscoveryUpdate { provider: "static".into(), groups: vec![group("0", &["a:1", "b:1", "c:1"])] }).await;
+        p.apply(DiscoveryUpdate {
+            provider: "static".into(),
+            groups: vec![group("0", &["a:1", "b:1", "c:1"])],
+        })
+        .await;
         let state = p.state();
         assert!(state.active.is_empty());
         assert_eq!(state.dropped.len(), 2);
-        assert_eq!(state.dropped[0].discovered_labels.get("__address__").map(String::as_str), Some("a:1"));
+        assert_eq!(
+            state.dropped[0]
+                .discovered_labels
+                .get("__address__")
+                .map(String::as_str),
+            Some("a:1")
+        );
         p.stop().await;
     }
 }

@@ -404,22 +404,34 @@ async fn manager_reloads_only_what_changed() {
     let (addr, server) = serve(Arc::new(Served::default())).await;
     let sink = Arc::new(MemorySink::new());
     let mut manager = pharos_scrape::ScrapeManager::new(sink.clone(), PoolOptions::default());
-    let job = |name: &str, interval: &str| scrape_config(&format!("job_name: {name}\nscrape_interval: {interval}\nscrape_timeout: 500ms\nstatic_configs:\n  - targets: ['{addr}']\n"));
-    let errors = manager.apply_config(&[job("a", "1s"), job("b", "1s")]).await;
+    let job = |name: &str, interval: &str| {
+        scrape_config(&format!("job_name: {name}\nscrape_interval: {interval}\nscrape_timeout: 500ms\nstatic_configs:\n  - targets: ['{addr}']\n"))
+    };
+    let errors = manager
+        .apply_config(&[job("a", "1s"), job("b", "1s")])
+        .await;
     assert!(errors.is_empty());
     assert_eq!(manager.pool_names(), ["a", "b"]);
-    let errors = manager.apply_config(&[job("b", "2s"), job("c", "1s")]).await;
+    let errors = manager
+        .apply_config(&[job("b", "2s"), job("c", "1s")])
+        .await;
     assert!(errors.is_empty());
     assert_eq!(manager.pool_names(), ["b", "c"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let view = manager.targets();
-        let healthy = view.pools.values().all(|p| p.active.first().is_some_and(|t| t.health == Health::Up));
+        let healthy = view
+            .pools
+            .values()
+            .all(|p| p.active.first().is_some_and(|t| t.health == Health::Up));
         if healthy {
             assert_eq!(view.pools["b"].active[0].scrape_interval, "2s");
             break;
         }
-        assert!(Instant::now() < deadline, "pools never became healthy: {view:?}");
+        assert!(
+            Instant::now() < deadline,
+            "pools never became healthy: {view:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     manager.stop().await;

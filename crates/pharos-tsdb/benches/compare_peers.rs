@@ -300,10 +300,11 @@ fn bench_pharos(work: &Path, data: &[(Labels, Vec<(i64, f64)>)], om: &[u8], rows
     let import_cpu = cpu_seconds_self() - c0;
     let pharos_import = blocks_size(&import_dir);
     println!(
-        "pharos: append {append_cpu:.2} CPU-s ({:.2} M samples/CPU-s), head RSS growth {:.0} B/series (chunk bytes in RAM {:.0} B/series), blocks {:.3} B/sample (head flush) {:.3} B/sample (import, {import_cpu:.2} CPU-s), select+iterate {} series: head {head_select:?}, blocks {block_select:?}",
+        "pharos: append {append_cpu:.2} CPU-s ({:.2} M samples/CPU-s), head RSS growth {:.0} B/series (chunk bytes {:.0} B/series, of which mapped {:.0}), blocks {:.3} B/sample (head flush) {:.3} B/sample (import, {import_cpu:.2} CPU-s), select+iterate {} series: head {head_select:?}, blocks {block_select:?}",
         total / append_cpu / 1e6,
         head_rss as f64 / series as f64,
         stats.chunk_bytes as f64 / series as f64,
+        stats.chunk_bytes_mapped as f64 / series as f64,
         pharos_blocks as f64 / total,
         pharos_import as f64 / total,
         series / 3,
@@ -531,9 +532,12 @@ fn main() {
     std::fs::write(&om_path, &om).expect("write input");
     let mut rows: Vec<Row> = Vec::new();
     bench_pharos(work.path(), &data, &om, &mut rows);
-    bench_prometheus(work.path(), &data, &mut rows);
-    bench_promtool(work.path(), &om_path, total);
-    bench_victoria(work.path(), &data, &mut rows);
+    // BENCH_PEERS=0 measures Pharos alone (quick iterations).
+    if std::env::var("BENCH_PEERS").as_deref() != Ok("0") {
+        bench_prometheus(work.path(), &data, &mut rows);
+        bench_promtool(work.path(), &om_path, total);
+        bench_victoria(work.path(), &data, &mut rows);
+    }
 
     println!("\n| system | bytes/sample on disk | append CPU s | head RSS B/series | select ms | notes |");
     println!("| --- | --- | --- | --- | --- | --- |");

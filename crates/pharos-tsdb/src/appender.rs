@@ -1,7 +1,6 @@
 //! Batched appends: samples are checked as they are added, then logged to the WAL and applied
 //! to the head in one step on commit.
 
-use std::collections::{HashMap, HashSet};
 
 use pharos_model::{FloatHistogram, Labels};
 
@@ -9,7 +8,15 @@ use crate::chunk::Value;
 use crate::db::Db;
 use crate::exemplar::{Exemplar, Metadata};
 use crate::head::{SampleRejection, SeriesRef, Verdict};
+use crate::series_ref_map::{RefMap, RefSet};
 use crate::wal_record::WalRecord;
+
+/// Label equality that first checks whether both share one allocation, which is the norm
+/// for scrape loops passing back the labels they appended before; comparing the strings
+/// every time was the single largest cost of an append.
+fn same_labels(a: &Labels, b: &Labels) -> bool {
+    std::ptr::eq(a.as_slice(), b.as_slice()) || a == b
+}
 
 /// An append or commit failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +46,14 @@ pub struct CommitStats {
 pub struct Appender<'a> {
     db: &'a Db,
     samples: Vec<(SeriesRef, i64, Value)>,
-    labels: HashMap<SeriesRef, Labels>,
-    pending: HashMap<SeriesRef, Vec<(i64, Value)>>,
+    labels: RefMap<Labels>,
+    /// Newest pending timestamp per series: a sample newer than it (and than the head) needs
+    /// no look at the batch, which keeps the common in-order path free of per-series lists.
+    pending_max: RefMap<i64>,
     pending_head_max: i64,
+    /// The head's series-removal count when the batch started; unchanged at commit means
+    /// every ref resolved here is still valid.
+    removals: Option<u64>,
     exemplars: Vec<(SeriesRef, Exemplar)>,
     metadata: Vec<(SeriesRef, Metadata)>,
 }
@@ -51,9 +63,10 @@ impl<'a> Appender<'a> {
         Appender {
             db,
             samples: Vec::new(),
-            labels: HashMap::new(),
-            pending: HashMap::new(),
+            labels: RefMap::default(),
+            pending_max: RefMap::default(),
             pending_head_max: i64::MIN,
+            removals: None,
             exemplars: Vec::new(),
             metadata: Vec::new(),
         }
@@ -61,7 +74,7 @@ impl<'a> Appender<'a> {
 
     /// Finds the series for `labels`, trusting `sref` when it still names the same series.
     fn resolve(&mut self, sref: SeriesRef, labels: &Labels) -> Result<SeriesRef, AppendError> {
-        if sref != 0 && self.labels.get(&sref).is_some_and(|l| l == labels) {
+        if sref != 0 && self.labels.get(&sref).is_some_and(|l| same_labels(l, labels)) {
             return Ok(sref);
         }
         if labels.is_empty() {
@@ -69,7 +82,8 @@ impl<'a> Appender<'a> {
         }
         {
             let st = self.db.state.read().unwrap_or_else(|e| e.into_inner());
-            let found = if sref != 0 && st.head.labels_of(sref).is_some_and(|l| l == labels) {
+            self.removals.get_or_insert(st.head.removals());
+            let found = if sref != 0 && st.head.labels_of(sref).is_some_and(|l| same_labels(l, labels)) {
                 Some(sref)
             } else {
                 st.head.lookup(labels)
@@ -80,6 +94,7 @@ impl<'a> Appender<'a> {
             }
         }
         let mut st = self.db.state.write().unwrap_or_else(|e| e.into_inner());
+        self.removals.get_or_insert(st.head.removals());
         let (r, _) = st.head.get_or_create(labels);
         self.labels.insert(r, labels.clone());
         Ok(r)
@@ -93,13 +108,25 @@ impl<'a> Appender<'a> {
         v: Value,
     ) -> Result<SeriesRef, AppendError> {
         let r = self.resolve(sref, labels)?;
+        let newest_pending = self.pending_max.get(&r).copied();
         let verdict = {
             let st = self.db.state.read().unwrap_or_else(|e| e.into_inner());
-            let pending = self.pending.get(&r).map(Vec::as_slice).unwrap_or(&[]);
-            st.head.check(r, t, &v, pending, self.pending_head_max)?
+            if !matches!(newest_pending, Some(m) if t <= m) {
+                st.head.check(r, t, &v, &[], self.pending_head_max)?
+            } else {
+                // Rare: the batch already holds a sample of this series at or after `t`.
+                let pending: Vec<(i64, Value)> = self
+                    .samples
+                    .iter()
+                    .filter(|s| s.0 == r)
+                    .map(|s| (s.1, s.2.clone()))
+                    .collect();
+                st.head.check(r, t, &v, &pending, self.pending_head_max)?
+            }
         };
         if verdict != Verdict::AlreadyStored {
-            self.pending.entry(r).or_default().push((t, v.clone()));
+            let m = self.pending_max.entry(r).or_insert(t);
+            *m = (*m).max(t);
             self.pending_head_max = self.pending_head_max.max(t);
             self.samples.push((r, t, v));
         }
@@ -160,15 +187,17 @@ impl<'a> Appender<'a> {
         }
         let mut st = self.db.state.write().unwrap_or_else(|e| e.into_inner());
         // A series dropped by head truncation since append() is recreated under a new ref.
-        let mut remap: HashMap<SeriesRef, SeriesRef> = HashMap::new();
-        for (r, l) in &self.labels {
-            if st.head.labels_of(*r) != Some(l) {
-                let (nr, _) = st.head.get_or_create(l);
-                remap.insert(*r, nr);
+        let mut remap: RefMap<SeriesRef> = RefMap::default();
+        if self.removals != Some(st.head.removals()) {
+            for (r, l) in &self.labels {
+                if !st.head.labels_of(*r).is_some_and(|h| same_labels(h, l)) {
+                    let (nr, _) = st.head.get_or_create(l);
+                    remap.insert(*r, nr);
+                }
             }
         }
         let map = |r: SeriesRef| remap.get(&r).copied().unwrap_or(r);
-        let mut seen = HashSet::new();
+        let mut seen = RefSet::default();
         let mut new_series = Vec::new();
         let touched = self
             .samples
@@ -177,7 +206,7 @@ impl<'a> Appender<'a> {
             .chain(self.exemplars.iter().map(|e| e.0))
             .chain(self.metadata.iter().map(|m| m.0));
         for r in touched.map(map) {
-            if seen.insert(r) && !st.head.is_logged(r) {
+            if !st.head.is_logged(r) && seen.insert(r) {
                 if let Some(l) = st.head.labels_of(r) {
                     new_series.push((r, l.clone()));
                 }
@@ -211,7 +240,9 @@ impl<'a> Appender<'a> {
         if !metadata.is_empty() {
             records.push(WalRecord::Metadata(metadata.clone()));
         }
-        st.wal.log(&records).map_err(AppendError::Wal)?;
+        st.wal()
+            .and_then(|w| w.log(&records))
+            .map_err(AppendError::Wal)?;
         for (r, _) in &new_series {
             st.head.mark_logged(*r);
         }

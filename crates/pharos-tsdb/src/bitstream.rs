@@ -78,25 +78,25 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `n` bits (n <= 64) as an unsigned integer.
-    pub fn read_bits(&mut self, mut n: u8) -> Result<u64, EndOfBits> {
+    pub fn read_bits(&mut self, n: u8) -> Result<u64, EndOfBits> {
+        if n == 0 {
+            return Ok(0);
+        }
+        let n = n.min(64);
         if self.bit_pos + usize::from(n) > self.data.len() * 8 {
             return Err(EndOfBits);
         }
-        let mut v: u64 = 0;
-        while n > 0 {
-            let byte = self.data[self.bit_pos / 8];
-            let offset = (self.bit_pos % 8) as u8;
-            let avail = 8 - offset;
-            let take = n.min(avail);
-            let bits = (byte >> (avail - take)) & ((1u16 << take) - 1) as u8;
-            v = if take == 64 {
-                u64::from(bits)
-            } else {
-                (v << take) | u64::from(bits)
-            };
-            self.bit_pos += usize::from(take);
-            n -= take;
-        }
+        // One 16-byte window always covers the at most 64 + 7 bits needed; bytes past the end
+        // read as zero and are never part of the result (checked above).
+        let byte = self.bit_pos / 8;
+        let mut window = [0u8; 16];
+        let avail = self.data.get(byte..).unwrap_or(&[]);
+        let take = avail.len().min(16);
+        window[..take].copy_from_slice(&avail[..take]);
+        let w = u128::from_be_bytes(window);
+        let shift = (self.bit_pos % 8) as u32;
+        let v = ((w << shift) >> (128 - u32::from(n))) as u64;
+        self.bit_pos += usize::from(n);
         Ok(v)
     }
 }

@@ -531,6 +531,28 @@ impl Block {
             .collect()
     }
 
+    /// Like [`Block::sources`], each source with its chunk's `(min t, max t)`.
+    pub fn bounded_sources(&self, id: u32, mint: i64, maxt: i64) -> Vec<(i64, i64, SampleSource)> {
+        let Some(s) = self.series(id) else {
+            return Vec::new();
+        };
+        s.chunks
+            .iter()
+            .filter(|c| c.maxt >= mint && c.mint <= maxt)
+            .map(|c| {
+                let src = SampleSource::Mapped {
+                    encoding: c.encoding,
+                    slice: MappedSlice {
+                        map: self.chunks.clone(),
+                        start: c.offset as usize,
+                        end: (c.offset + u64::from(c.len)) as usize,
+                    },
+                };
+                (c.mint, c.maxt, src)
+            })
+            .collect()
+    }
+
     /// Verifies a chunk's checksum.
     pub fn verify_chunk(&self, c: &ChunkMeta) -> Result<(), DecodeError> {
         let start = c.offset as usize;

@@ -25,6 +25,9 @@ pub enum Encoding {
     /// Float samples as scaled decimal integers, frame-of-reference bit-packed (sealed
     /// chunks only; see [`crate::packed_chunk`]).
     Packed = 3,
+    /// Native histograms with layouts stored once and counts as deltas (sealed chunks; see
+    /// [`crate::histogram_chunk`]).
+    CompactHistogram = 4,
 }
 
 impl Encoding {
@@ -34,6 +37,7 @@ impl Encoding {
             1 => Ok(Encoding::Xor),
             2 => Ok(Encoding::Histogram),
             3 => Ok(Encoding::Packed),
+            4 => Ok(Encoding::CompactHistogram),
             other => Err(DecodeError(format!("unknown chunk encoding {other}"))),
         }
     }
@@ -209,11 +213,17 @@ fn sign_extend(v: u64, n: u8) -> i64 {
 
 /// Decodes every sample of a float chunk.
 pub fn decode_xor(data: &[u8]) -> Result<Vec<(i64, f64)>, DecodeError> {
+    let mut out = Vec::new();
+    decode_xor_each(data, &mut |t, v| out.push((t, v)))?;
+    Ok(out)
+}
+
+/// Decodes a float chunk, handing each sample to `f` (no intermediate vector).
+pub fn decode_xor_each(data: &[u8], f: &mut dyn FnMut(i64, f64)) -> Result<(), DecodeError> {
     let mut hdr = ByteReader::new(data);
     let count = usize::from(u16::from_be_bytes([hdr.u8()?, hdr.u8()?]));
-    let mut out = Vec::with_capacity(count);
     if count == 0 {
-        return Ok(out);
+        return Ok(());
     }
     let body = data.get(2..).unwrap_or(&[]);
     // The first timestamp and delta are byte-aligned varints at the start of the bit stream.
@@ -232,7 +242,7 @@ pub fn decode_xor(data: &[u8]) -> Result<Vec<(i64, f64)>, DecodeError> {
     let zz = read_uvarint(&mut r)?;
     let mut t = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
     let mut v = r.read_bits(64).map_err(bits_err)?;
-    out.push((t, f64::from_bits(v)));
+    f(t, f64::from_bits(v));
     let mut delta: i64 = 0;
     let mut leading: u8 = 0;
     let mut trailing: u8 = 0;
@@ -269,9 +279,9 @@ pub fn decode_xor(data: &[u8]) -> Result<Vec<(i64, f64)>, DecodeError> {
             let x = r.read_bits(sig).map_err(bits_err)?;
             v ^= x << trailing;
         }
-        out.push((t, f64::from_bits(v)));
+        f(t, f64::from_bits(v));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Writes a histogram's fields in the chunk/WAL layout.
@@ -421,7 +431,46 @@ pub fn decode(encoding: Encoding, data: &[u8]) -> Result<Vec<(i64, Value)>, Deco
             .into_iter()
             .map(|(t, v)| (t, Value::Float(v)))
             .collect(),
+        Encoding::CompactHistogram => crate::histogram_chunk::decode(data)?
+            .into_iter()
+            .map(|(t, h)| (t, Value::Histogram(Box::new(h))))
+            .collect(),
     })
+}
+
+/// Decodes a chunk of either encoding, appending its samples to `out`.
+pub fn decode_into(
+    encoding: Encoding,
+    data: &[u8],
+    out: &mut Vec<(i64, Value)>,
+) -> Result<(), DecodeError> {
+    match encoding {
+        Encoding::Xor => decode_xor_each(data, &mut |t, v| out.push((t, Value::Float(v)))),
+        Encoding::Packed => {
+            out.extend(
+                crate::packed_chunk::decode(data)?
+                    .into_iter()
+                    .map(|(t, v)| (t, Value::Float(v))),
+            );
+            Ok(())
+        }
+        Encoding::Histogram => {
+            out.extend(
+                decode_histograms(data)?
+                    .into_iter()
+                    .map(|(t, h)| (t, Value::Histogram(Box::new(h)))),
+            );
+            Ok(())
+        }
+        Encoding::CompactHistogram => {
+            out.extend(
+                crate::histogram_chunk::decode(data)?
+                    .into_iter()
+                    .map(|(t, h)| (t, Value::Histogram(Box::new(h)))),
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Samples per chunk in blocks: sealed chunks are decoded whole and packed once, so larger
@@ -429,8 +478,8 @@ pub fn decode(encoding: Encoding, data: &[u8]) -> Result<Vec<(i64, Value)>, Deco
 pub const MAX_SAMPLES_PER_SEALED_CHUNK: usize = 480;
 
 /// Encodes time-ordered samples for a block: runs of floats become packed chunks when every
-/// value is an exact decimal and that is smaller, XOR otherwise; histograms keep their
-/// encoding. Chunks hold at most `max_per_chunk` samples. Returns (encoding, min t, max t,
+/// value is an exact decimal and that is smaller, XOR otherwise; histogram runs are
+/// delta-compressed. Chunks hold at most `max_per_chunk` samples. Returns (encoding, min t, max t,
 /// bytes) per chunk.
 pub fn encode_sealed(
     samples: &[(i64, Value)],
@@ -446,16 +495,23 @@ pub fn encode_sealed(
             .take_while(|(_, v)| matches!(v, Value::Float(_)))
             .count();
         if floats == 0 {
-            // A histogram run: reuse the head encoding chunk by chunk.
-            let hists = rest
+            let hists: Vec<(i64, &FloatHistogram)> = rest
                 .iter()
-                .take(MAX_SAMPLES_PER_CHUNK as usize)
-                .take_while(|(_, v)| matches!(v, Value::Histogram(_)))
-                .count()
-                .max(1);
-            let (run, tail) = rest.split_at(hists.min(rest.len()));
-            out.extend(encode_samples(run));
-            rest = tail;
+                .take(max_per_chunk)
+                .map_while(|(t, v)| match v {
+                    Value::Histogram(h) => Some((*t, &**h)),
+                    Value::Float(_) => None,
+                })
+                .collect();
+            let n = hists.len().max(1);
+            let last = hists.last().map_or(*first, |h| h.0);
+            out.push((
+                Encoding::CompactHistogram,
+                *first,
+                last,
+                crate::histogram_chunk::encode(&hists),
+            ));
+            rest = rest.get(n..).unwrap_or(&[]);
             continue;
         }
         let (run, tail) = rest.split_at(floats);

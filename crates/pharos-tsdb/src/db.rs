@@ -14,6 +14,7 @@ use crate::block::{self, Block, BlockCompaction, BlockError};
 use crate::chunk::Value;
 use crate::exemplar::Exemplar;
 use crate::head::{dedup_keep_last, Head, HeadStats};
+use crate::head_chunks::{HeadChunkFiles, HEAD_CHUNKS_DIR};
 use crate::lock::DirLock;
 use crate::wal::{self, Wal};
 use crate::wal_record::WalRecord;
@@ -73,6 +74,9 @@ pub enum DbError {
     /// A block failed to write or read.
     #[error(transparent)]
     Block(#[from] BlockError),
+    /// A write was attempted on a database opened with [`Db::open_read_only`].
+    #[error("the database at {0} is open read-only")]
+    ReadOnly(PathBuf),
 }
 
 pub(crate) fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> DbError {
@@ -85,7 +89,17 @@ pub(crate) fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> Db
 #[derive(Debug)]
 pub(crate) struct HeadState {
     pub(crate) head: Head,
-    pub(crate) wal: Wal,
+    /// `None` when opened read-only.
+    pub(crate) wal: Option<Wal>,
+}
+
+impl HeadState {
+    /// The WAL, or the error a read-only database gives every write.
+    pub(crate) fn wal(&mut self) -> io::Result<&mut Wal> {
+        self.wal.as_mut().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::PermissionDenied, "the database is open read-only")
+        })
+    }
 }
 
 /// An open database directory.
@@ -96,7 +110,8 @@ pub struct Db {
     pub(crate) state: RwLock<HeadState>,
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
     compaction: Mutex<()>,
-    _lock: DirLock,
+    /// `None` when opened read-only (another process may own the directory).
+    _lock: Option<DirLock>,
 }
 
 /// What [`Db::open`] did.
@@ -129,6 +144,10 @@ impl Db {
             .max()
             .unwrap_or(i64::MIN);
         let mut head = Head::new(opts.out_of_order_time_window, opts.max_exemplars, min_valid);
+        head.set_chunk_range(opts.block_range);
+        let chunk_files = HeadChunkFiles::create(&dir.join(HEAD_CHUNKS_DIR))
+            .map_err(io_ctx("prepare head chunk files"))?;
+        head.set_chunk_files(chunk_files);
         let wal_dir = dir.join("wal");
         Wal::clean_temporary(&wal_dir).map_err(io_ctx("clean WAL temporaries"))?;
         let replay = wal::replay(&wal_dir, &mut |rec| apply_record(&mut head, rec))
@@ -154,12 +173,68 @@ impl Db {
         let db = Db {
             dir: dir.to_path_buf(),
             opts,
-            state: RwLock::new(HeadState { head, wal }),
+            state: RwLock::new(HeadState {
+                head,
+                wal: Some(wal),
+            }),
             blocks: RwLock::new(blocks),
             compaction: Mutex::new(()),
-            _lock: lock,
+            _lock: Some(lock),
         };
         Ok((db, report))
+    }
+
+    /// Opens `dir` for reading only, the way an inspection tool must treat a directory a
+    /// running server may own: no lock is taken, nothing is created, repaired or deleted
+    /// (leftover temporaries and already-merged blocks are just skipped), no WAL segment is
+    /// started, and the head is rebuilt in memory from the WAL, stopping quietly at a tail
+    /// the owner is still writing. Every write returns [`DbError::ReadOnly`].
+    pub fn open_read_only(dir: &Path) -> Result<(Db, OpenReport), DbError> {
+        if !dir.is_dir() {
+            return Err(DbError::Io {
+                context: format!("open {} read-only", dir.display()),
+                source: io::Error::new(io::ErrorKind::NotFound, "no such data directory"),
+            });
+        }
+        let blocks = scan_blocks(dir, false)?;
+        let min_valid = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN);
+        let opts = Options {
+            retention_time: 0,
+            retention_bytes: 0,
+            ..Options::default()
+        };
+        let mut head = Head::new(opts.out_of_order_time_window, 0, min_valid);
+        let replay = wal::replay_read_only(&dir.join("wal"), &mut |rec| apply_record(&mut head, rec))
+            .map_err(io_ctx("read write-ahead log"))?;
+        let report = OpenReport {
+            blocks: blocks.len(),
+            replay,
+        };
+        let db = Db {
+            dir: dir.to_path_buf(),
+            opts,
+            state: RwLock::new(HeadState { head, wal: None }),
+            blocks: RwLock::new(blocks),
+            compaction: Mutex::new(()),
+            _lock: None,
+        };
+        Ok((db, report))
+    }
+
+    /// Whether the database was opened with [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self._lock.is_none()
+    }
+
+    fn check_writable(&self) -> Result<(), DbError> {
+        if self.is_read_only() {
+            return Err(DbError::ReadOnly(self.dir.clone()));
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -189,10 +264,10 @@ impl Db {
 
     /// Flushes the WAL to stable storage.
     pub fn sync(&self) -> Result<(), DbError> {
-        write_lock(&self.state)
-            .wal
-            .sync()
-            .map_err(io_ctx("sync write-ahead log"))
+        match write_lock(&self.state).wal.as_mut() {
+            Some(w) => w.sync().map_err(io_ctx("sync write-ahead log")),
+            None => Ok(()),
+        }
     }
 
     /// Exemplars of series matching `matchers` within `[mint, maxt]`.
@@ -228,6 +303,7 @@ impl Db {
     /// Deletes samples in `[mint, maxt]` of series matching `matchers`: tombstones in blocks,
     /// a rewrite plus a WAL record in the head.
     pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<(), DbError> {
+        self.check_writable()?;
         let _c = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
         for b in self.blocks() {
             b.delete(matchers, mint, maxt)?;
@@ -238,7 +314,9 @@ impl Db {
             return Ok(());
         }
         let rec = WalRecord::Deletes(refs.iter().map(|r| (*r, mint, maxt)).collect());
-        st.wal.log(&[rec]).map_err(io_ctx("log deletion"))?;
+        st.wal()
+            .and_then(|w| w.log(&[rec]))
+            .map_err(io_ctx("log deletion"))?;
         for r in refs {
             st.head.delete_range(r, mint, maxt);
         }
@@ -248,6 +326,7 @@ impl Db {
     /// Persists head data older than the current block window, merges blocks and applies
     /// retention. Safe to call at any time; the server calls it once a minute.
     pub fn compact(&self) -> Result<(), DbError> {
+        self.check_writable()?;
         let _c = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let (min_t, max_t) = {
@@ -271,6 +350,7 @@ impl Db {
     /// Writes everything in the head to a block now, regardless of the block window (used by
     /// shutdown-time flushes, snapshots and tests).
     pub fn flush_head(&self) -> Result<(), DbError> {
+        self.check_writable()?;
         let _c = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
         let (min_t, max_t) = {
             let st = read_lock(&self.state);
@@ -438,7 +518,9 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if let Err(e) = write_lock(&self.state).wal.sync() {
+        let mut st = write_lock(&self.state);
+        let Some(wal) = st.wal.as_mut() else { return };
+        if let Err(e) = wal.sync() {
             tracing::error!(error = %e, "could not sync the WAL on close");
         }
     }
@@ -497,7 +579,7 @@ fn collect_head(head: &Head, mint: i64, maxt: i64) -> Vec<(Labels, Vec<(i64, Val
 
 /// Writes the head's full state as a checkpoint and drops the segments it covers.
 fn checkpoint(st: &mut HeadState) -> io::Result<()> {
-    let upto = st.wal.cut()?;
+    let upto = st.wal()?.cut()?;
     let mut records = Vec::new();
     let series = st.head.all_series();
     for batch in series.chunks(1000) {
@@ -523,18 +605,27 @@ fn checkpoint(st: &mut HeadState) -> io::Result<()> {
     if !meta.is_empty() {
         records.push(WalRecord::Metadata(meta));
     }
-    st.wal.checkpoint(upto, &records)
+    st.wal()?.checkpoint(upto, &records)
 }
 
 /// Opens every block in `dir`, removing temporary directories and blocks already replaced
 /// by a compaction that finished writing but crashed before deleting its parents.
 fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, DbError> {
+    scan_blocks(dir, true)
+}
+
+/// Opens the blocks of `dir`; with `repair`, also deletes interrupted writes and blocks a
+/// finished compaction replaced (otherwise they are only skipped).
+fn scan_blocks(dir: &Path, repair: bool) -> Result<Vec<Arc<Block>>, DbError> {
     let mut blocks = Vec::new();
     for e in fs::read_dir(dir).map_err(io_ctx(format!("list {}", dir.display())))? {
         let e = e.map_err(io_ctx("list data directory"))?;
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if !path.is_dir() || name == "wal" {
+            continue;
+        }
+        if name.ends_with(".tmp") && !repair {
             continue;
         }
         if name.ends_with(".tmp") {
@@ -556,6 +647,9 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, DbError> {
         .collect();
     let mut kept = Vec::new();
     for b in blocks {
+        if replaced.contains(&b.meta().ulid) && !repair {
+            continue;
+        }
         if replaced.contains(&b.meta().ulid) {
             tracing::info!(block = %b.meta().ulid, "removing block already merged into a newer one");
             fs::remove_dir_all(b.dir()).map_err(io_ctx(format!("remove {}", b.dir().display())))?;

@@ -43,66 +43,136 @@ impl Queryable for Db {
     }
 }
 
-fn corrupt(what: &Block, reason: String) -> StorageError {
-    StorageError::Corrupt {
-        what: what.dir().display().to_string(),
-        reason,
+/// One chunk (or decoded run) of a selected series, with the bounds of its samples.
+struct Part {
+    mint: i64,
+    maxt: i64,
+    data: PartData,
+    /// Tombstoned ranges of the block the part comes from.
+    deleted: Arc<[(i64, i64)]>,
+}
+
+enum PartData {
+    /// Not decoded yet.
+    Lazy(SampleSource),
+    /// Already decoded and filtered (decoded at select time to learn whether it is empty).
+    Decoded(Vec<(i64, Value)>),
+}
+
+impl Part {
+    /// Whether the part certainly holds a sample in `[mint, maxt]` without decoding it.
+    fn surely_non_empty(&self, mint: i64, maxt: i64) -> bool {
+        self.mint >= mint
+            && self.maxt <= maxt
+            && !self
+                .deleted
+                .iter()
+                .any(|(a, z)| *a <= self.maxt && *z >= self.mint)
+    }
+
+    /// Decodes into `out` the samples within `[mint, maxt]` that are not deleted.
+    fn load(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, Value)>) -> Result<(), StorageError> {
+        let start = out.len();
+        match &self.data {
+            PartData::Decoded(v) => out.extend(v.iter().cloned()),
+            PartData::Lazy(src) => {
+                src.decode_into(out).map_err(|e| StorageError::Corrupt {
+                    what: "chunk".into(),
+                    reason: e.0,
+                })?;
+                let keep = |t: i64| {
+                    t >= mint && t <= maxt && !self.deleted.iter().any(|(a, z)| t >= *a && t <= *z)
+                };
+                if out.get(start..).is_some_and(|s| s.iter().any(|(t, _)| !keep(*t))) {
+                    let mut i = 0;
+                    out.retain(|(t, _)| {
+                        i += 1;
+                        i <= start || keep(*t)
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
 
+fn no_tombstones() -> Arc<[(i64, i64)]> {
+    Arc::from(Vec::new())
+}
+
 impl DbQuerier<'_> {
-    /// Decoded, merged samples per matching series; series without samples in range are left out.
-    fn collect(
-        &self,
-        matchers: &[Matcher],
-    ) -> Result<BTreeMap<Labels, Vec<(i64, Value)>>, StorageError> {
-        let mut merged: BTreeMap<Labels, Vec<(i64, Value)>> = BTreeMap::new();
+    /// Matching series with the parts overlapping the range, blocks first (oldest first) then
+    /// the head, so later sources win ties; series without samples in range are left out.
+    fn series_parts(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Vec<Part>)>, StorageError> {
+        let mut merged: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
+        let empty = no_tombstones();
         for b in &self.blocks {
+            let tomb = b.tombstones();
             for id in &b.postings().select(matchers) {
                 let Some(s) = b.series(id) else { continue };
-                let samples = b
-                    .samples(id, self.mint, self.maxt)
-                    .map_err(|e| corrupt(b, e.0))?;
-                if !samples.is_empty() {
-                    merged.entry(s.labels.clone()).or_default().extend(samples);
+                let deleted: Arc<[(i64, i64)]> = match tomb.get(&id) {
+                    Some(v) => Arc::from(v.as_slice()),
+                    None => empty.clone(),
+                };
+                let parts: Vec<Part> = b
+                    .bounded_sources(id, self.mint, self.maxt)
+                    .into_iter()
+                    .map(|(mint, maxt, src)| Part {
+                        mint,
+                        maxt,
+                        data: PartData::Lazy(src),
+                        deleted: deleted.clone(),
+                    })
+                    .collect();
+                if !parts.is_empty() {
+                    merged.entry(s.labels.clone()).or_default().extend(parts);
                 }
             }
         }
         // Copy what the head holds under the lock, decode after releasing it.
-        let head_sources: Vec<(Labels, Vec<SampleSource>)> = {
+        let head: Vec<(Labels, Vec<(i64, i64, SampleSource)>)> = {
             let st = self.db.state.read().unwrap_or_else(|e| e.into_inner());
             st.head
                 .select_refs(matchers)
                 .into_iter()
                 .filter_map(|r| {
                     let l = st.head.labels_of(r)?.clone();
-                    Some((l, st.head.sources(r, self.mint, self.maxt)))
+                    Some((l, st.head.bounded_sources(r, self.mint, self.maxt)))
                 })
                 .collect()
         };
-        for (l, sources) in head_sources {
-            let mut samples = Vec::new();
-            for src in sources {
-                let decoded = src.decode().map_err(|e| StorageError::Corrupt {
-                    what: "head chunk".into(),
-                    reason: e.0,
-                })?;
-                samples.extend(
-                    decoded
-                        .into_iter()
-                        .filter(|(t, _)| *t >= self.mint && *t <= self.maxt),
-                );
+        for (l, sources) in head {
+            if sources.is_empty() {
+                continue;
             }
-            if !samples.is_empty() {
-                merged.entry(l).or_default().extend(samples);
+            merged
+                .entry(l)
+                .or_default()
+                .extend(sources.into_iter().map(|(mint, maxt, src)| Part {
+                    mint,
+                    maxt,
+                    data: PartData::Lazy(src),
+                    deleted: empty.clone(),
+                }));
+        }
+        let mut out = Vec::with_capacity(merged.len());
+        for (labels, mut parts) in merged {
+            if !parts.iter().any(|p| p.surely_non_empty(self.mint, self.maxt)) {
+                // Only edge chunks: decode them now, keep the result for iteration.
+                let mut any = false;
+                for p in &mut parts {
+                    let mut v = Vec::new();
+                    p.load(self.mint, self.maxt, &mut v)?;
+                    any |= !v.is_empty();
+                    p.data = PartData::Decoded(v);
+                }
+                if !any {
+                    continue;
+                }
             }
+            out.push((labels, parts));
         }
-        for samples in merged.values_mut() {
-            // Stable sort: for equal timestamps the later source (head over blocks) wins.
-            samples.sort_by_key(|(t, _)| *t);
-            dedup_keep_last(samples);
-        }
-        Ok(merged)
+        Ok(out)
     }
 }
 
@@ -117,11 +187,17 @@ impl Querier for DbQuerier<'_> {
                 "vector selector must contain at least one non-empty matcher".into(),
             ));
         }
+        let (mint, maxt) = (self.mint, self.maxt);
         Ok(self
-            .collect(matchers)?
+            .series_parts(matchers)?
             .into_iter()
-            .map(|(labels, samples)| {
-                Box::new(MaterializedSeries { labels, samples }) as Box<dyn Series + '_>
+            .map(|(labels, parts)| {
+                Box::new(LazySeries {
+                    labels,
+                    parts: order_parts(parts),
+                    mint,
+                    maxt,
+                }) as Box<dyn Series + '_>
             })
             .collect())
     }
@@ -146,7 +222,7 @@ impl Querier for DbQuerier<'_> {
                     .flat_map(|v| v.keys().map(|k| k.to_string())),
             );
         } else {
-            for l in self.collect(matchers)?.keys() {
+            for (l, _) in self.series_parts(matchers)? {
                 out.extend(l.get(name).map(str::to_owned));
             }
         }
@@ -162,7 +238,7 @@ impl Querier for DbQuerier<'_> {
             let st = self.db.state.read().unwrap_or_else(|e| e.into_inner());
             out.extend(st.head.postings().names().map(|n| n.to_string()));
         } else {
-            for l in self.collect(matchers)?.keys() {
+            for (l, _) in self.series_parts(matchers)? {
                 out.extend(l.iter().map(|l| l.name.to_string()));
             }
         }
@@ -170,34 +246,92 @@ impl Querier for DbQuerier<'_> {
     }
 }
 
-/// A selected series with its samples decoded.
-struct MaterializedSeries {
-    labels: Labels,
-    samples: Vec<(i64, Value)>,
+/// Parts of a series in the order they are read: sorted by time when none overlap (then
+/// they stream), in source order otherwise (then they are merged on first use).
+enum OrderedParts {
+    Disjoint(Vec<Part>),
+    Overlapping(Vec<Part>),
 }
 
-impl Series for MaterializedSeries {
+fn order_parts(mut parts: Vec<Part>) -> OrderedParts {
+    let mut bounds: Vec<(i64, i64)> = parts.iter().map(|p| (p.mint, p.maxt)).collect();
+    bounds.sort_unstable();
+    if bounds.windows(2).all(|w| w[0].1 < w[1].0) {
+        parts.sort_by_key(|p| p.mint);
+        OrderedParts::Disjoint(parts)
+    } else {
+        // Keep source order: the merge lets later sources win ties.
+        OrderedParts::Overlapping(parts)
+    }
+}
+
+/// A selected series whose chunks are decoded only when iterated.
+struct LazySeries {
+    labels: Labels,
+    parts: OrderedParts,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Series for LazySeries {
     fn labels(&self) -> &Labels {
         &self.labels
     }
     fn iter(&self) -> Box<dyn SeriesIterator + '_> {
-        Box::new(SliceIter {
-            samples: &self.samples,
-            pos: None,
-        })
+        match &self.parts {
+            OrderedParts::Disjoint(parts) => Box::new(ChunkIter {
+                parts,
+                next_part: 0,
+                buf: Vec::new(),
+                pos: None,
+                mint: self.mint,
+                maxt: self.maxt,
+                error: None,
+            }),
+            OrderedParts::Overlapping(parts) => {
+                let mut samples = Vec::new();
+                let mut error = None;
+                for p in parts {
+                    if let Err(e) = p.load(self.mint, self.maxt, &mut samples) {
+                        tracing::error!(error = %e, series = %self.labels, "stopping at corrupt chunk");
+                        error = Some(e);
+                        break;
+                    }
+                }
+                // Stable sort: for equal timestamps the later source (head over blocks) wins.
+                samples.sort_by_key(|(t, _)| *t);
+                dedup_keep_last(&mut samples);
+                Box::new(ChunkIter {
+                    parts: &[],
+                    next_part: 0,
+                    buf: samples,
+                    pos: None,
+                    mint: self.mint,
+                    maxt: self.maxt,
+                    error,
+                })
+            }
+        }
     }
 }
 
-/// Iterates decoded samples; `pos == None` means not started.
-struct SliceIter<'a> {
-    samples: &'a [(i64, Value)],
+/// Iterates time-ordered, non-overlapping parts, decoding one at a time into `buf`.
+/// `pos == None` means not started.
+struct ChunkIter<'a> {
+    parts: &'a [Part],
+    next_part: usize,
+    buf: Vec<(i64, Value)>,
     pos: Option<usize>,
+    mint: i64,
+    maxt: i64,
+    error: Option<StorageError>,
 }
 
-impl SliceIter<'_> {
+impl ChunkIter<'_> {
     fn current(&self) -> Option<&(i64, Value)> {
-        self.pos.and_then(|p| self.samples.get(p))
+        self.pos.and_then(|p| self.buf.get(p))
     }
+
     fn kind(&self) -> ValueKind {
         match self.current() {
             None => ValueKind::None,
@@ -205,22 +339,71 @@ impl SliceIter<'_> {
             Some((_, Value::Histogram(_))) => ValueKind::Histogram,
         }
     }
+
+    /// Loads the next part holding samples, skipping parts that end before `from`; false at
+    /// the end (or on a decode error, which is kept for [`SeriesIterator::error`]).
+    fn load_next(&mut self, from: i64) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        while let Some(p) = self.parts.get(self.next_part) {
+            self.next_part += 1;
+            if p.maxt < from {
+                continue;
+            }
+            self.buf.clear();
+            if let Err(e) = p.load(self.mint, self.maxt, &mut self.buf) {
+                tracing::error!(error = %e, "stopping at corrupt chunk");
+                self.buf.clear();
+                self.error = Some(e);
+                return false;
+            }
+            if !self.buf.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
 }
 
-impl SeriesIterator for SliceIter<'_> {
+impl SeriesIterator for ChunkIter<'_> {
     fn next(&mut self) -> ValueKind {
-        self.pos = Some(self.pos.map_or(0, |p| (p + 1).min(self.samples.len())));
+        let next = self.pos.map_or(0, |p| p + 1);
+        if next < self.buf.len() {
+            self.pos = Some(next);
+        } else if self.load_next(i64::MIN) {
+            self.pos = Some(0);
+        } else {
+            self.pos = Some(self.buf.len());
+        }
         self.kind()
     }
+
     fn seek(&mut self, t: i64) -> ValueKind {
-        let start = self.pos.unwrap_or(0).min(self.samples.len());
-        if self.pos.is_some() && self.current().is_some_and(|(st, _)| *st >= t) {
+        if self.current().is_some_and(|(st, _)| *st >= t) {
             return self.kind();
         }
-        let rest = self.samples.get(start..).unwrap_or(&[]);
-        self.pos = Some(start + rest.partition_point(|(st, _)| *st < t));
-        self.kind()
+        let start = self.pos.unwrap_or(0);
+        loop {
+            let rest = self.buf.get(start.min(self.buf.len())..).unwrap_or(&[]);
+            let i = rest.partition_point(|(st, _)| *st < t);
+            if i < rest.len() {
+                self.pos = Some(start.min(self.buf.len()) + i);
+                return self.kind();
+            }
+            if !self.load_next(t) {
+                self.pos = Some(self.buf.len());
+                return ValueKind::None;
+            }
+            // Fresh buffer: search it from its start.
+            let i = self.buf.partition_point(|(st, _)| *st < t);
+            if i < self.buf.len() {
+                self.pos = Some(i);
+                return self.kind();
+            }
+        }
     }
+
     fn at(&self) -> (i64, f64) {
         match self.current() {
             Some((t, Value::Float(v))) => (*t, *v),
@@ -228,6 +411,7 @@ impl SeriesIterator for SliceIter<'_> {
             None => (i64::MIN, f64::NAN),
         }
     }
+
     fn at_histogram(&self) -> (i64, FloatHistogram) {
         match self.current() {
             Some((t, Value::Histogram(h))) => (*t, (**h).clone()),
@@ -235,7 +419,12 @@ impl SeriesIterator for SliceIter<'_> {
             None => (i64::MIN, FloatHistogram::default()),
         }
     }
+
     fn at_t(&self) -> i64 {
         self.current().map_or(i64::MIN, |(t, _)| *t)
+    }
+
+    fn error(&self) -> Option<&StorageError> {
+        self.error.as_ref()
     }
 }

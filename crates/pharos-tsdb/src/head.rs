@@ -11,6 +11,7 @@ use pharos_model::{FloatHistogram, Labels, Matcher};
 
 use crate::chunk::{self, Encoding, HistogramEncoder, Value, XorEncoder, MAX_SAMPLES_PER_CHUNK};
 use crate::exemplar::{Exemplar, Metadata};
+use crate::head_chunks::{FileChunkRef, HeadChunkFiles};
 use crate::postings::Postings;
 use crate::source::SampleSource;
 
@@ -42,6 +43,15 @@ pub enum Verdict {
     AlreadyStored,
 }
 
+/// Where a sealed chunk's bytes live.
+#[derive(Clone, Debug)]
+pub enum ChunkData {
+    /// On the heap (no chunk file configured, or writing it failed).
+    Mem(Arc<[u8]>),
+    /// In a memory-mapped head chunk file.
+    File(FileChunkRef),
+}
+
 /// A chunk that no longer changes; its bytes are shared with queriers without copying.
 #[derive(Clone, Debug)]
 pub struct SealedChunk {
@@ -52,7 +62,74 @@ pub struct SealedChunk {
     /// Last timestamp.
     pub maxt: i64,
     /// Encoded bytes.
-    pub data: Arc<[u8]>,
+    pub data: ChunkData,
+}
+
+/// Sealed chunk storage: the head chunk files when configured, the heap otherwise.
+#[derive(Debug, Default)]
+struct ChunkStore {
+    files: Option<HeadChunkFiles>,
+}
+
+impl ChunkStore {
+    fn seal(&mut self, encoding: Encoding, mint: i64, maxt: i64, bytes: Vec<u8>) -> SealedChunk {
+        let data = match self.files.as_mut().map(|f| f.write(&bytes, maxt)) {
+            Some(Ok(r)) => ChunkData::File(r),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "could not write a head chunk file; keeping the chunk in memory");
+                ChunkData::Mem(bytes.into())
+            }
+            None => ChunkData::Mem(bytes.into()),
+        };
+        SealedChunk {
+            encoding,
+            mint,
+            maxt,
+            data,
+        }
+    }
+
+    fn bytes<'a>(&'a self, c: &'a SealedChunk) -> Option<&'a [u8]> {
+        match &c.data {
+            ChunkData::Mem(b) => Some(b),
+            ChunkData::File(r) => self.files.as_ref().and_then(|f| f.bytes(*r)),
+        }
+    }
+
+    fn decode(&self, c: &SealedChunk) -> Vec<(i64, Value)> {
+        self.bytes(c)
+            .and_then(|b| chunk::decode(c.encoding, b).ok())
+            .unwrap_or_default()
+    }
+
+    fn source(&self, c: &SealedChunk) -> Option<SampleSource> {
+        Some(match &c.data {
+            ChunkData::Mem(b) => SampleSource::Encoded {
+                encoding: c.encoding,
+                data: b.clone(),
+            },
+            ChunkData::File(r) => SampleSource::HeadFile {
+                encoding: c.encoding,
+                map: self.files.as_ref()?.map(r.file)?,
+                offset: r.offset,
+                len: r.len,
+            },
+        })
+    }
+
+    fn mapped_bytes(c: &SealedChunk) -> u64 {
+        match &c.data {
+            ChunkData::Mem(_) => 0,
+            ChunkData::File(r) => u64::from(r.len),
+        }
+    }
+
+    fn len(&self, c: &SealedChunk) -> u64 {
+        match &c.data {
+            ChunkData::Mem(b) => b.len() as u64,
+            ChunkData::File(r) => u64::from(r.len),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -71,21 +148,22 @@ impl OpenChunk {
         }
     }
 
-    fn seal(&mut self, maxt: i64) -> Option<SealedChunk> {
+    fn seal(&mut self, maxt: i64, store: &mut ChunkStore) -> Option<SealedChunk> {
         match std::mem::take(self) {
             OpenChunk::None => None,
-            OpenChunk::Xor(e, mint) => Some(SealedChunk {
-                encoding: Encoding::Xor,
-                mint,
-                maxt,
-                data: e.into_bytes().into(),
-            }),
-            OpenChunk::Hist(e, mint) => Some(SealedChunk {
-                encoding: Encoding::Histogram,
-                mint,
-                maxt,
-                data: e.into_bytes().into(),
-            }),
+            OpenChunk::Xor(e, mint) => Some(store.seal(Encoding::Xor, mint, maxt, e.into_bytes())),
+            OpenChunk::Hist(e, mint) => {
+                // Sealing is rare, so the chunk is re-encoded compactly here rather than
+                // making every histogram append diff against its predecessor.
+                let compact = chunk::decode_histograms(e.bytes()).ok().map(|hs| {
+                    let refs: Vec<(i64, &FloatHistogram)> = hs.iter().map(|(t, h)| (*t, h)).collect();
+                    crate::histogram_chunk::encode(&refs)
+                });
+                Some(match compact {
+                    Some(b) => store.seal(Encoding::CompactHistogram, mint, maxt, b),
+                    None => store.seal(Encoding::Histogram, mint, maxt, e.into_bytes()),
+                })
+            }
         }
     }
 
@@ -149,7 +227,7 @@ impl MemSeries {
     }
 
     /// Decodes the stored value at exactly `t`, if any.
-    fn value_at(&self, t: i64) -> Option<Value> {
+    fn value_at(&self, t: i64, store: &ChunkStore) -> Option<Value> {
         if let Ok(i) = self.ooo.binary_search_by_key(&t, |(st, _)| *st) {
             return self.ooo.get(i).map(|(_, v)| v.clone());
         }
@@ -168,14 +246,14 @@ impl MemSeries {
         self.sealed
             .iter()
             .filter(|c| c.mint <= t && t <= c.maxt)
-            .find_map(|c| find(chunk::decode(c.encoding, &c.data).unwrap_or_default()))
+            .find_map(|c| find(store.decode(c)))
     }
 
     /// Every stored sample in time order (out-of-order samples merged in).
-    fn all_samples(&self) -> Vec<(i64, Value)> {
+    fn all_samples(&self, store: &ChunkStore) -> Vec<(i64, Value)> {
         let mut out = Vec::new();
         for c in &self.sealed {
-            out.extend(chunk::decode(c.encoding, &c.data).unwrap_or_default());
+            out.extend(store.decode(c));
         }
         if let Some(src) = self.open.as_source() {
             out.extend(src.decode().unwrap_or_default());
@@ -191,40 +269,30 @@ impl MemSeries {
     }
 
     /// Replaces the series' contents with `samples` (sorted, unique timestamps).
-    fn rebuild(&mut self, samples: Vec<(i64, Value)>) {
+    fn rebuild(&mut self, samples: Vec<(i64, Value)>, store: &mut ChunkStore, range: i64) {
         self.sealed.clear();
         self.open = OpenChunk::None;
         self.ooo.clear();
         self.max_t = i64::MIN;
-        let mut chunks = chunk::encode_samples(&samples);
-        // The last chunk is reopened so later in-order appends continue it.
-        let last = chunks.pop();
-        for (encoding, mint, maxt, data) in chunks {
-            self.sealed.push(SealedChunk {
-                encoding,
-                mint,
-                maxt,
-                data: data.into(),
-            });
-        }
-        if let Some((encoding, _, _, data)) = last {
-            for (t, v) in chunk::decode(encoding, &data).unwrap_or_default() {
-                self.append_in_order(t, v);
-            }
-        }
-        if let Some((t, _)) = samples.last() {
-            self.max_t = self.max_t.max(*t);
+        // Appending one by one keeps chunk cuts (size, kind, block range) identical to the
+        // ones live appends make.
+        for (t, v) in samples {
+            self.append_in_order(t, v, store, range);
         }
     }
 
-    fn append_in_order(&mut self, t: i64, v: Value) {
+    fn append_in_order(&mut self, t: i64, v: Value, store: &mut ChunkStore, range: i64) {
         let fits = match (&self.open, &v) {
-            (OpenChunk::Xor(e, _), Value::Float(_)) => e.count() < MAX_SAMPLES_PER_CHUNK,
-            (OpenChunk::Hist(e, _), Value::Histogram(_)) => e.count() < MAX_SAMPLES_PER_CHUNK,
+            (OpenChunk::Xor(e, m), Value::Float(_)) => {
+                e.count() < MAX_SAMPLES_PER_CHUNK && same_window(*m, t, range)
+            }
+            (OpenChunk::Hist(e, m), Value::Histogram(_)) => {
+                e.count() < MAX_SAMPLES_PER_CHUNK && same_window(*m, t, range)
+            }
             _ => false,
         };
         if !fits {
-            if let Some(c) = self.open.seal(self.max_t) {
+            if let Some(c) = self.open.seal(self.max_t, store) {
                 self.sealed.push(c);
             }
             self.open = match &v {
@@ -240,7 +308,7 @@ impl MemSeries {
         self.max_t = t;
     }
 
-    fn insert_out_of_order(&mut self, t: i64, v: Value) {
+    fn insert_out_of_order(&mut self, t: i64, v: Value, store: &mut ChunkStore, range: i64) {
         match self.ooo.binary_search_by_key(&t, |(st, _)| *st) {
             Ok(i) => {
                 if let Some(slot) = self.ooo.get_mut(i) {
@@ -250,10 +318,32 @@ impl MemSeries {
             Err(i) => self.ooo.insert(i, (t, v)),
         }
         if self.ooo.len() >= OOO_FOLD_THRESHOLD {
-            let all = self.all_samples();
-            self.rebuild(all);
+            let all = self.all_samples(store);
+            self.rebuild(all, store, range);
         }
     }
+
+    /// Drops whole chunks ending before `below`; returns false when a chunk or out-of-order
+    /// sample straddles `below`, in which case the caller must rewrite the series.
+    fn drop_chunks_before(&mut self, below: i64) -> bool {
+        let straddles = self.sealed.iter().any(|c| c.mint < below && c.maxt >= below)
+            || self.open.mint().is_some_and(|m| m < below && self.max_t >= below)
+            || self.ooo.first().is_some_and(|(t, _)| *t < below);
+        if straddles {
+            return false;
+        }
+        self.sealed.retain(|c| c.maxt >= below);
+        if self.open.mint().is_some_and(|m| m < below) {
+            self.open = OpenChunk::None;
+        }
+        true
+    }
+}
+
+/// Whether `a` and `b` fall in the same block-range window, so head chunks never straddle a
+/// block boundary and truncation after a block is cut drops whole chunks.
+fn same_window(a: i64, b: i64, range: i64) -> bool {
+    range <= 0 || a.div_euclid(range) == b.div_euclid(range)
 }
 
 /// Keeps the last of each run of equal timestamps in a sorted sample list.
@@ -279,8 +369,11 @@ pub struct HeadStats {
     pub min_time: i64,
     /// Latest sample time, or `i64::MIN` when empty.
     pub max_time: i64,
-    /// Bytes of encoded chunk data held in memory.
+    /// Bytes of encoded chunk data, in memory or mapped.
     pub chunk_bytes: u64,
+    /// Of `chunk_bytes`, the part living in memory-mapped head chunk files (page cache, not
+    /// process heap).
+    pub chunk_bytes_mapped: u64,
     /// Series count per metric name, largest first (top 10).
     pub series_count_by_metric_name: Vec<(String, u64)>,
     /// Distinct values per label name, largest first (top 10).
@@ -301,6 +394,11 @@ pub struct Head {
     exemplars: VecDeque<(u32, Exemplar)>,
     max_exemplars: usize,
     metadata: HashMap<u32, Metadata>,
+    store: ChunkStore,
+    /// Block range: head chunks are cut at its boundaries (0 = never).
+    chunk_range: i64,
+    /// Series removed so far; appenders compare it to know their refs are still valid.
+    removals: u64,
 }
 
 impl Head {
@@ -316,7 +414,35 @@ impl Head {
             exemplars: VecDeque::new(),
             max_exemplars,
             metadata: HashMap::new(),
+            store: ChunkStore::default(),
+            chunk_range: 0,
+            removals: 0,
         }
+    }
+
+    /// How many series were removed (or replaced) since the head was created.
+    pub fn removals(&self) -> u64 {
+        self.removals
+    }
+
+    /// Moves full chunks out of RAM into `files` from now on.
+    pub fn set_chunk_files(&mut self, files: HeadChunkFiles) {
+        self.store.files = Some(files);
+    }
+
+    /// Cuts head chunks at multiples of `range` (the block range) so persisting a block
+    /// drops whole chunks instead of rewriting series.
+    pub fn set_chunk_range(&mut self, range: i64) {
+        self.chunk_range = range.max(0);
+    }
+
+    /// A series and the chunk store, borrowed together.
+    fn series_and_store(&mut self, r: SeriesRef) -> Option<(&mut MemSeries, &mut ChunkStore)> {
+        let s = usize::try_from(r)
+            .ok()
+            .and_then(|i| self.series.get_mut(i))
+            .and_then(Option::as_mut)?;
+        Some((s, &mut self.store))
     }
 
     fn get(&self, r: SeriesRef) -> Option<&MemSeries> {
@@ -366,6 +492,7 @@ impl Head {
             self.series.resize_with(idx + 1, || None);
         }
         if let Some(old) = self.series.get(idx).and_then(Option::as_ref) {
+            self.removals += 1;
             let old_labels = old.labels.clone();
             self.by_labels.remove(&old_labels);
             self.postings.remove(id, &old_labels);
@@ -437,7 +564,7 @@ impl Head {
             .rev()
             .find(|(pt, _)| *pt == t)
             .map(|(_, pv)| pv.clone())
-            .or_else(|| self.get(r).and_then(|s| s.value_at(t)));
+            .or_else(|| self.get(r).and_then(|s| s.value_at(t, &self.store)));
         if let Some(existing) = existing {
             return if existing.same_as(v) {
                 Ok(Verdict::AlreadyStored)
@@ -461,10 +588,13 @@ impl Head {
     }
 
     fn store(&mut self, r: SeriesRef, t: i64, v: Value, verdict: Verdict) {
-        let Some(s) = self.get_mut(r) else { return };
+        let range = self.chunk_range;
+        let Some((s, store)) = self.series_and_store(r) else {
+            return;
+        };
         match verdict {
-            Verdict::InOrder => s.append_in_order(t, v),
-            Verdict::OutOfOrder => s.insert_out_of_order(t, v),
+            Verdict::InOrder => s.append_in_order(t, v, store, range),
+            Verdict::OutOfOrder => s.insert_out_of_order(t, v, store, range),
             Verdict::AlreadyStored => return,
         }
         self.max_t = self.max_t.max(t);
@@ -479,7 +609,7 @@ impl Head {
         let Some(s) = self.get(r) else { return };
         let verdict = if t > s.max_t {
             Verdict::InOrder
-        } else if s.value_at(t).is_some_and(|e| e.same_as(&v)) {
+        } else if s.value_at(t, &self.store).is_some_and(|e| e.same_as(&v)) {
             Verdict::AlreadyStored
         } else {
             Verdict::OutOfOrder
@@ -489,8 +619,11 @@ impl Head {
 
     /// Removes samples of series `r` within `[mint, maxt]`.
     pub fn delete_range(&mut self, r: SeriesRef, mint: i64, maxt: i64) {
-        let Some(s) = self.get_mut(r) else { return };
-        let before = s.all_samples();
+        let range = self.chunk_range;
+        let Some((s, store)) = self.series_and_store(r) else {
+            return;
+        };
+        let before = s.all_samples(store);
         if !before.iter().any(|(t, _)| *t >= mint && *t <= maxt) {
             return;
         }
@@ -501,7 +634,7 @@ impl Head {
         // Appends keep their ordering state: a deleted range stays "in the past" for the
         // series, matching what a replay of the WAL reconstructs.
         let max_t = s.max_t;
-        s.rebuild(kept);
+        s.rebuild(kept, store, range);
         s.max_t = s.max_t.max(max_t);
     }
 
@@ -524,7 +657,7 @@ impl Head {
         let Some(s) = self.get(r) else {
             return Vec::new();
         };
-        let mut out = s.all_samples();
+        let mut out = s.all_samples(&self.store);
         out.retain(|(t, _)| *t >= mint && *t <= maxt);
         out
     }
@@ -539,10 +672,7 @@ impl Head {
             .sealed
             .iter()
             .filter(|c| c.maxt >= mint && c.mint <= maxt)
-            .map(|c| SampleSource::Encoded {
-                encoding: c.encoding,
-                data: c.data.clone(),
-            })
+            .filter_map(|c| self.store.source(c))
             .collect();
         if s.open.mint().is_some_and(|m| m <= maxt) && s.max_t >= mint {
             out.extend(s.open.as_source());
@@ -559,9 +689,40 @@ impl Head {
         out
     }
 
+    /// Like [`Head::sources`], each source with bounds `(first t, last t)` of its samples (the
+    /// open chunk's upper bound may be loose after a deletion), so readers can stream chunks
+    /// that do not overlap and decode only what they visit.
+    pub fn bounded_sources(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<(i64, i64, SampleSource)> {
+        let Some(s) = self.get(r) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(i64, i64, SampleSource)> = s
+            .sealed
+            .iter()
+            .filter(|c| c.maxt >= mint && c.mint <= maxt)
+            .filter_map(|c| Some((c.mint, c.maxt, self.store.source(c)?)))
+            .collect();
+        if let Some(open_mint) = s.open.mint() {
+            if open_mint <= maxt && s.max_t >= mint {
+                out.extend(s.open.as_source().map(|src| (open_mint, s.max_t, src)));
+            }
+        }
+        let ooo: Vec<(i64, Value)> = s
+            .ooo
+            .iter()
+            .filter(|(t, _)| *t >= mint && *t <= maxt)
+            .cloned()
+            .collect();
+        if let (Some(first), Some(last)) = (ooo.first().map(|x| x.0), ooo.last().map(|x| x.0)) {
+            out.push((first, last, SampleSource::Decoded(Arc::new(ooo))));
+        }
+        out
+    }
+
     /// Drops samples older than `below` (now in a block) and series left empty.
     pub fn truncate(&mut self, below: i64) {
         let mut gone = Vec::new();
+        let range = self.chunk_range;
         for (id, slot) in self.series.iter_mut().enumerate() {
             let Some(s) = slot else { continue };
             let needs_rewrite = s.sealed.iter().any(|c| c.mint < below)
@@ -570,20 +731,26 @@ impl Head {
             if !needs_rewrite {
                 continue;
             }
-            let max_t = s.max_t;
-            let kept: Vec<(i64, Value)> = s
-                .all_samples()
-                .into_iter()
-                .filter(|(t, _)| *t >= below)
-                .collect();
-            s.rebuild(kept);
-            s.max_t = s.max_t.max(max_t);
+            if !s.drop_chunks_before(below) {
+                let max_t = s.max_t;
+                let kept: Vec<(i64, Value)> = s
+                    .all_samples(&self.store)
+                    .into_iter()
+                    .filter(|(t, _)| *t >= below)
+                    .collect();
+                s.rebuild(kept, &mut self.store, range);
+                s.max_t = s.max_t.max(max_t);
+            }
             if s.is_empty() {
                 gone.push(id as u32);
             }
         }
+        if let Some(f) = self.store.files.as_mut() {
+            f.truncate(below);
+        }
         for id in gone {
             if let Some(s) = self.series.get_mut(id as usize).and_then(Option::take) {
+                self.removals += 1;
                 self.by_labels.remove(&s.labels);
                 self.postings.remove(id, &s.labels);
                 self.metadata.remove(&id);
@@ -652,7 +819,8 @@ impl Head {
         for s in self.series.iter().flatten() {
             st.num_series += 1;
             st.num_chunks += s.sealed.len() as u64 + u64::from(s.open.mint().is_some());
-            st.chunk_bytes += s.sealed.iter().map(|c| c.data.len() as u64).sum::<u64>();
+            st.chunk_bytes += s.sealed.iter().map(|c| self.store.len(c)).sum::<u64>();
+            st.chunk_bytes_mapped += s.sealed.iter().map(ChunkStore::mapped_bytes).sum::<u64>();
             st.chunk_bytes += match &s.open {
                 OpenChunk::None => 0,
                 OpenChunk::Xor(e, _) => e.bytes().len() as u64,

@@ -45,6 +45,11 @@ pub trait SeriesIterator {
     fn at_histogram(&self) -> (i64, FloatHistogram);
     /// The timestamp of the current sample, whatever its kind.
     fn at_t(&self) -> i64;
+    /// Why iteration stopped early, if it did: storage decodes lazily, so a corrupt chunk
+    /// met mid-iteration ends the series and is reported here.
+    fn error(&self) -> Option<&StorageError> {
+        None
+    }
 }
 
 /// One selected series: its labels and a way to iterate its samples.

@@ -110,10 +110,37 @@ fn read_segment(data: &[u8], f: &mut dyn FnMut(WalRecord)) -> (usize, u64, Optio
     (pos, n, None)
 }
 
+/// Reads a WAL file; a read-only reader tolerates the owner removing it meanwhile (its
+/// contents then live in a newer checkpoint, which the owner wrote first).
+fn read_file(path: &Path, repair: bool) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if !repair && e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Replays the newest checkpoint and every later segment through `f`, truncating damaged
 /// segment tails in place.
 pub fn replay(dir: &Path, f: &mut dyn FnMut(WalRecord)) -> io::Result<ReplayStats> {
     fs::create_dir_all(dir)?;
+    replay_segments(dir, f, true)
+}
+
+/// Like [`replay`] but never writes: a damaged or still-being-written tail is only skipped.
+/// Used to read a directory a running server owns. A missing directory replays nothing.
+pub fn replay_read_only(dir: &Path, f: &mut dyn FnMut(WalRecord)) -> io::Result<ReplayStats> {
+    if !dir.exists() {
+        return Ok(ReplayStats::default());
+    }
+    replay_segments(dir, f, false)
+}
+
+fn replay_segments(
+    dir: &Path,
+    f: &mut dyn FnMut(WalRecord),
+    repair: bool,
+) -> io::Result<ReplayStats> {
     let mut stats = ReplayStats::default();
     let (segs, cps) = list(dir)?;
     let mut after = 0u32;
@@ -121,7 +148,9 @@ pub fn replay(dir: &Path, f: &mut dyn FnMut(WalRecord)) -> io::Result<ReplayStat
         let cp_dir = dir.join(format!("checkpoint.{cp:08}"));
         let (cp_segs, _) = list(&cp_dir)?;
         for s in cp_segs {
-            let data = fs::read(segment_path(&cp_dir, s))?;
+            let Some(data) = read_file(&segment_path(&cp_dir, s), repair)? else {
+                continue;
+            };
             let (_, n, err) = read_segment(&data, f);
             stats.records += n;
             if let Some(e) = err {
@@ -137,12 +166,20 @@ pub fn replay(dir: &Path, f: &mut dyn FnMut(WalRecord)) -> io::Result<ReplayStat
         .filter(|s| stats.checkpoint.is_none() || *s > after)
     {
         let path = segment_path(dir, s);
-        let data = fs::read(&path)?;
+        let Some(data) = read_file(&path, repair)? else {
+            continue;
+        };
         let (good, n, err) = read_segment(&data, f);
         stats.records += n;
         stats.segments += 1;
         if let Some(reason) = err {
             let dropped = (data.len() - good) as u64;
+            if !repair {
+                // The owner may be mid-write; its tail is not ours to judge or repair.
+                tracing::debug!(segment = %path.display(), offset = good, %reason, "skipping unreadable WAL tail");
+                stats.truncated_bytes += dropped;
+                continue;
+            }
             tracing::warn!(
                 segment = %path.display(),
                 offset = good,

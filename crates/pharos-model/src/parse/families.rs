@@ -43,6 +43,8 @@ struct OpenFamily {
     base: String,
     family: MetricFamily,
     index: HashMap<Vec<(String, String)>, usize>,
+    /// The metric the previous line of this family went to.
+    last: Option<usize>,
 }
 
 /// Families in order of first appearance. Lines of a family that reappear after another
@@ -75,6 +77,7 @@ impl FamilyBuilder {
                     base: name.to_string(),
                     family: MetricFamily::new(name, "", MetricType::Untyped),
                     index: HashMap::new(),
+                    last: None,
                 });
                 let i = self.families.len() - 1;
                 self.by_base.insert(name.to_string(), i);
@@ -137,35 +140,46 @@ impl FamilyBuilder {
             _ => None,
         };
         let mut bound = None;
-        let mut key = Vec::with_capacity(series.labels.len());
         for (n, v) in series.labels {
             if Some(n.as_ref()) == special {
                 let parsed = v.parse::<f64>().map_err(|_| format!("invalid {n} label value {:?}", v.as_ref()))?;
                 bound = Some(parsed);
-            } else {
-                key.push((n.to_string(), v.to_string()));
             }
         }
         if let (Some(label), None) = (special, bound) {
             return Err(format!("sample '{}' lacks the '{label}' label", series.name));
         }
+        let plain = || series.labels.iter().filter(|(n, _)| Some(n.as_ref()) != special);
+        // The lines of one histogram or summary are consecutive in practice, so comparing with
+        // the previous metric avoids building a lookup key for most lines.
+        let same_as_last = open.last.and_then(|i| open.family.metrics.get(i)).is_some_and(|m| {
+            m.labels.len() == plain().count()
+                && m.labels.iter().zip(plain()).all(|((a, b), (c, d))| a == c.as_ref() && b == d.as_ref())
+        });
         let metric_type = open.family.metric_type;
-        let slot = match open.index.get(&key) {
-            Some(&i) => i,
-            None => {
-                let value = match metric_type {
-                    MetricType::Summary => MetricValue::Summary { count: 0.0, sum: 0.0, quantiles: Vec::new() },
-                    MetricType::Histogram | MetricType::GaugeHistogram => {
-                        MetricValue::Histogram { count: 0.0, sum: 0.0, buckets: Vec::new() }
+        let slot = match open.last {
+            Some(i) if same_as_last => i,
+            _ => {
+                let key: Vec<(String, String)> = plain().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+                match open.index.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        let value = match metric_type {
+                            MetricType::Summary => MetricValue::Summary { count: 0.0, sum: 0.0, quantiles: Vec::new() },
+                            MetricType::Histogram | MetricType::GaugeHistogram => {
+                                MetricValue::Histogram { count: 0.0, sum: 0.0, buckets: Vec::new() }
+                            }
+                            _ => MetricValue::Simple(0.0),
+                        };
+                        open.family.metrics.push(Metric::new(key.clone(), value));
+                        let i = open.family.metrics.len() - 1;
+                        open.index.insert(key, i);
+                        i
                     }
-                    _ => MetricValue::Simple(0.0),
-                };
-                open.family.metrics.push(Metric::new(key.clone(), value));
-                let i = open.family.metrics.len() - 1;
-                open.index.insert(key, i);
-                i
+                }
             }
         };
+        open.last = Some(slot);
         let Some(metric) = open.family.metrics.get_mut(slot) else {
             return Err("internal: metric index out of range".into());
         };
@@ -281,6 +295,36 @@ mod tests {
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[0].metrics.len(), 2);
         assert_eq!(parsed[1].name, "b");
+    }
+
+    #[test]
+    fn openmetrics_only_types_exemplars_and_timestamps() {
+        let body = "# TYPE q gaugehistogram\nq_bucket{le=\"1.0\"} 2\nq_bucket{le=\"+Inf\"} 3 # {id=\"x\"} 0.5 1.5\n\
+                    q_gcount 3\nq_gsum 1.5\n# TYPE s stateset\ns{s=\"a\"} 1\ns{s=\"b\"} 0\n\
+                    # TYPE c counter\nc_total 5 1700000000.5 # {trace=\"t\"} 1\nc_created 1600000000\n# EOF\n";
+        let parsed = parse_families(body.as_bytes(), "application/openmetrics-text").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed[0].metric_type, MetricType::GaugeHistogram);
+        assert_eq!(
+            parsed[0].metrics[0].value,
+            MetricValue::Histogram { count: 3.0, sum: 1.5, buckets: vec![(1.0, 2.0), (f64::INFINITY, 3.0)] }
+        );
+        assert_eq!(parsed[1].metric_type, MetricType::StateSet);
+        assert_eq!(parsed[1].metrics.len(), 2);
+        assert_eq!(parsed[2].name, "c_total");
+        assert_eq!(parsed[2].metrics[0].value, MetricValue::Simple(5.0));
+        assert_eq!(parsed[2].metrics[0].timestamp_ms, Some(1_700_000_000_500));
+        assert_eq!(parsed[2].metrics[0].created_ms, Some(1_600_000_000_000));
+    }
+
+    #[test]
+    fn protobuf_content_type_selects_the_decoder() {
+        let mut body = Vec::new();
+        crate::protobuf::encode_families(&sample_families(), &mut body);
+        let ct = ExpositionFormat::ProtobufDelimited.content_type();
+        assert_eq!(parse_families(&body, ct), Ok(sample_families()));
+        // The same bytes read as text fail with a position instead of panicking.
+        assert!(matches!(parse_families(&body, "text/plain"), Err(ParseError::Text { line: 1, .. })));
     }
 
     #[test]

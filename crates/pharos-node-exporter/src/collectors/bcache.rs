@@ -244,8 +244,11 @@ const PERIOD_METRICS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Files node_exporter reads (and so requires) without exporting them.
-const REQUIRED_PERIOD_DIRS: &[&str] = &["stats_five_minute", "stats_total"];
+/// Period statistics directories node_exporter reads, and so requires, in every cache set and
+/// backing device; only `stats_total` is exported.
+const PERIOD_DIRS: &[&str] = &["stats_five_minute", "stats_total"];
+/// The period whose counters are exported.
+const EXPORTED_PERIOD: &str = "stats_total";
 
 impl BcacheCollector {
     fn collect_set(&self, dir: &Path, uuid: &str, fams: &mut Families) -> Result<(), CollectError> {
@@ -254,7 +257,7 @@ impl BcacheCollector {
         for (sub, file, ..) in SET_METRICS {
             values.push(read_value(&dir.join(sub).join(file))?);
         }
-        for period in REQUIRED_PERIOD_DIRS {
+        for period in PERIOD_DIRS {
             for (file, ..) in PERIOD_METRICS {
                 read_value(&dir.join(period).join(file))?;
             }
@@ -268,10 +271,12 @@ impl BcacheCollector {
             let labels = [("uuid", uuid), ("backing_device", bdev.as_str())];
             let dirty = read_value(&bdir.join("dirty_data"))?;
             let mut totals = Vec::with_capacity(PERIOD_METRICS.len());
-            for period in REQUIRED_PERIOD_DIRS {
-                totals.clear();
+            for period in PERIOD_DIRS {
                 for (file, ..) in PERIOD_METRICS {
-                    totals.push(read_value(&bdir.join(period).join(file))?);
+                    let value = read_value(&bdir.join(period).join(file))?;
+                    if *period == EXPORTED_PERIOD {
+                        totals.push(value);
+                    }
                 }
             }
             let wb = parse_writeback_rate_debug(&bdir.join("writeback_rate_debug"))?;

@@ -398,7 +398,7 @@ node_btrfs_used_bytes{block_group_type="system",mode="dup",uuid="0abb23a9-579b-4
         let dev = "btrfs_dev_uuid=\"9a1c0e4f-3b62-4f0e-8f43-1c2b3d4e5f60\",device=\"loop25\"";
         let fs = format!("uuid=\"{UUID}\"");
         for line in [
-            format!("# HELP node_btrfs_device_errors_total Errors reported for the device\n# TYPE node_btrfs_device_errors_total counter\n"),
+            "# HELP node_btrfs_device_errors_total Errors reported for the device\n# TYPE node_btrfs_device_errors_total counter\n".to_string(),
             format!("node_btrfs_device_errors_total{{{dev},type=\"corruption\",{fs}}} 4\n"),
             format!("node_btrfs_device_errors_total{{{dev},type=\"write\",{fs}}} 1\n"),
             format!("node_btrfs_device_size_bytes{{{dev},{fs}}} 4096\n"),

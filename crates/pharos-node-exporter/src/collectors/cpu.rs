@@ -102,7 +102,11 @@ impl Collector for CpuCollector {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (cpu, ticks) in cpus {
             let fresh = ticks.map(|t| t / USER_HZ);
-            let kept = last.entry(cpu.to_string()).or_insert(fresh);
+            // Look up before inserting so steady-state scrapes allocate no key.
+            let kept = match last.get_mut(cpu) {
+                Some(kept) => kept,
+                None => last.entry(cpu.to_string()).or_insert(fresh),
+            };
             if kept[IDLE] - fresh[IDLE] >= JUMP_BACK_SECONDS {
                 *kept = fresh;
             }
@@ -275,6 +279,10 @@ fn throttles(paths: &HostPaths, out: &mut Vec<MetricFamily>) {
             continue;
         }
         let dir = entry.path();
+        // Most VMs have no thermal_throttle directory; skip their topology reads.
+        if !dir.join("thermal_throttle").is_dir() {
+            continue;
+        }
         let (Some(package), Some(core)) = (
             read(&dir.join("topology/physical_package_id")),
             read(&dir.join("topology/core_id")),

@@ -244,8 +244,9 @@ fn emit(mounts: &[Mount], usages: &[Option<Usage>], out: &mut Vec<MetricFamily>)
             ("mountpoint", mount.mount_point.as_str()),
         ];
         device_error.push(labels, if usage.is_some() { 0.0 } else { 1.0 });
-        readonly.push(labels, if mount.read_only { 1.0 } else { 0.0 });
+        // node_exporter reports nothing but the error for a mount it could not stat.
         let Some(usage) = usage else { continue };
+        readonly.push(labels, if mount.read_only { 1.0 } else { 0.0 });
         size.push(labels, usage.size);
         free.push(labels, usage.free);
         avail.push(labels, usage.avail);

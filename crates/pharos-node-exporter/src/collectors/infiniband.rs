@@ -1,6 +1,7 @@
 //! The `infiniband` collector: InfiniBand adapter identity, port state and port counters from
 //! `/sys/class/infiniband/<device>`.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -134,6 +135,21 @@ fn parse_rate(path: &Path) -> Result<f64, CollectError> {
     Ok(bytes.trunc())
 }
 
+/// Names of the regular files in a counters directory; `counters` must exist, while
+/// `counters_ext` only exists on kernels before 4.5.
+fn counter_files(dir: &Path, required: bool) -> Result<HashSet<String>, CollectError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if !required && e.kind() == ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(source) => return Err(io_error(dir, source)),
+    };
+    Ok(entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
 /// One counter: `None` when the file is absent, unreadable by design or not available.
 fn read_counter(path: &Path) -> Result<Option<u64>, CollectError> {
     let raw = match fs::read_to_string(path) {
@@ -237,13 +253,21 @@ impl Families {
         let state = parse_state(&dir.join("state"))?;
         let physical_state = parse_state(&dir.join("phys_state"))?;
         let rate = parse_rate(&dir.join("rate"))?;
-        let counters_dir = dir.join("counters");
-        if let Err(source) = fs::read_dir(&counters_dir) {
-            return Err(io_error(&counters_dir, source));
-        }
+        // Listing each directory once spares an open() per counter the driver lacks.
+        let present = counter_files(&dir.join("counters"), true)?;
+        let present_ext = counter_files(&dir.join("counters_ext"), false)?;
         let mut values = Vec::with_capacity(COUNTERS.len());
         for c in COUNTERS {
-            let value = read_counter(&dir.join(c.dir).join(c.file))?;
+            let listed = if c.dir == "counters" {
+                &present
+            } else {
+                &present_ext
+            };
+            let value = if listed.contains(c.file) {
+                read_counter(&dir.join(c.dir).join(c.file))?
+            } else {
+                None
+            };
             values.push(value.map(|v| v.wrapping_mul(c.scale)));
         }
         self.state.push(labels, state as f64);

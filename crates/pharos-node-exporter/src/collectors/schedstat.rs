@@ -102,15 +102,15 @@ mod tests {
 
     #[test]
     fn parses_cpu_lines() {
-        let text = "version 15\ntimestamp 4295\ncpu0 0 0 0 0 0 0 2045936778163039 343796328169361 4767485306\ndomain0 3 1 2 3\n";
+        let text = "version 15\ntimestamp 4295\ncpu0 0 0 0 0 0 0 7301284467182 912345678901 88412345\ndomain0 3 1 2 3\n";
         let cpus = parse_schedstat(text, Path::new("schedstat")).unwrap();
         assert_eq!(
             cpus,
             vec![CpuSchedstat {
                 cpu: "0",
-                running_ns: 2045936778163039.0,
-                waiting_ns: 343796328169361.0,
-                timeslices: 4767485306.0
+                running_ns: 7301284467182.0,
+                waiting_ns: 912345678901.0,
+                timeslices: 88412345.0
             }]
         );
     }

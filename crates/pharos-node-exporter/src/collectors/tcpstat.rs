@@ -29,7 +29,7 @@ const STATES: [(u8, &str); 11] = [
 
 /// Connection counts by state and bytes in all receive and send queues.
 #[derive(Debug, Default, PartialEq)]
-pub(crate) struct TcpTally {
+struct TcpTally {
     by_state: BTreeMap<&'static str, u64>,
     rx_queued: u64,
     tx_queued: u64,

@@ -48,7 +48,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 }
 
 /// Sums the `tx_queue:rx_queue` column (hexadecimal) over all sockets.
-pub(crate) fn sum_queues(text: &str, path: &Path) -> Result<(f64, f64), CollectError> {
+fn sum_queues(text: &str, path: &Path) -> Result<(f64, f64), CollectError> {
     let (mut tx, mut rx) = (0u64, 0u64);
     for line in text.lines().skip(1) {
         let Some(queues) = line.split_ascii_whitespace().nth(4) else {

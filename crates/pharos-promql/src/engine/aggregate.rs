@@ -111,10 +111,15 @@ pub(crate) fn eval_aggregate(
     let mut count_label = String::new();
     if op == AggOp::CountValues {
         let Some(Value::String(s)) = &param else {
-            return Err(EvalError::Execution("count_values needs a label name".into()));
+            return Err(EvalError::Execution(
+                "count_values needs a label name".into(),
+            ));
         };
         if !crate::functions::valid_label_name(s) {
-            return Err(EvalError::Execution(format!("invalid label name {}", crate::functions::go_quote(s))));
+            return Err(EvalError::Execution(format!(
+                "invalid label name {}",
+                crate::functions::go_quote(s)
+            )));
         }
         count_label = s.clone();
     }
@@ -132,7 +137,11 @@ pub(crate) fn eval_aggregate(
         };
         let gi = *index.entry(sig).or_insert_with(|| {
             let labels = labels.unwrap_or_else(|| group_labels(&s.metric, grouping, without));
-            groups.push(Group { labels, any_drop_name: s.drop_name, members: Vec::new() });
+            groups.push(Group {
+                labels,
+                any_drop_name: s.drop_name,
+                members: Vec::new(),
+            });
             groups.len() - 1
         });
         groups[gi].members.push(i);
@@ -149,7 +158,11 @@ pub(crate) fn eval_aggregate(
             if scalar_param.is_nan() {
                 return Err(EvalError::Execution("Parameter value is NaN".into()));
             }
-            let k = if scalar_param >= i64::MAX as f64 { i64::MAX } else { scalar_param as i64 };
+            let k = if scalar_param >= i64::MAX as f64 {
+                i64::MAX
+            } else {
+                scalar_param as i64
+            };
             if k < 1 {
                 return Ok(Value::Vector(Vec::new()));
             }
@@ -158,10 +171,15 @@ pub(crate) fn eval_aggregate(
             for g in &groups {
                 let mut members: Vec<usize> = g.members.clone();
                 if op != AggOp::Limitk {
-                    let had_hist = members.iter().any(|&i| v[i].as_ref().is_some_and(|s| s.h.is_some()));
+                    let had_hist = members
+                        .iter()
+                        .any(|&i| v[i].as_ref().is_some_and(|s| s.h.is_some()));
                     members.retain(|&i| v[i].as_ref().is_some_and(|s| s.h.is_none()));
                     if had_hist {
-                        ev.annotations.info(format!("ignored histogram in {} aggregation", op.as_str()), expr.pos());
+                        ev.annotations.info(
+                            format!("ignored histogram in {} aggregation", op.as_str()),
+                            expr.pos(),
+                        );
                     }
                     let val = |i: usize| v[i].as_ref().map_or(f64::NAN, |s| s.f);
                     // NaN sorts last for both directions.
@@ -193,7 +211,11 @@ pub(crate) fn eval_aggregate(
             if !(-1.0..=1.0).contains(&r) {
                 r = r.clamp(-1.0, 1.0);
                 ev.annotations.warn(
-                    format!("ratio value should be between -1 and 1, got {}, capping to {}", format_float(scalar_param), format_float(r)),
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        format_float(scalar_param),
+                        format_float(r)
+                    ),
                     param_pos,
                 );
             }
@@ -211,7 +233,10 @@ pub(crate) fn eval_aggregate(
     }
     if op == AggOp::Quantile && !(0.0..=1.0).contains(&scalar_param) {
         ev.annotations.warn(
-            format!("quantile value should be between 0 and 1, got {}", format_float(scalar_param)),
+            format!(
+                "quantile value should be between 0 and 1, got {}",
+                format_float(scalar_param)
+            ),
             param_pos,
         );
     }
@@ -221,7 +246,13 @@ pub(crate) fn eval_aggregate(
         let nh = g.members.len() - nf;
         let drop_name = g.any_drop_name && g.labels.get(METRIC_NAME).is_some();
         let mut push = |f: f64, h: Option<Box<FloatHistogram>>| {
-            out.push(Sample { metric: g.labels.clone(), t: ts, f, h, drop_name });
+            out.push(Sample {
+                metric: g.labels.clone(),
+                t: ts,
+                f,
+                h,
+                drop_name,
+            });
         };
         match op {
             AggOp::Count => push(g.members.len() as f64, None),
@@ -229,12 +260,21 @@ pub(crate) fn eval_aggregate(
             AggOp::Group => push(1.0, None),
             AggOp::Sum | AggOp::Avg => {
                 if nf > 0 && nh > 0 {
-                    ev.annotations.warn("encountered a mix of histograms and floats for aggregation", expr.pos());
+                    ev.annotations.warn(
+                        "encountered a mix of histograms and floats for aggregation",
+                        expr.pos(),
+                    );
                     continue;
                 }
                 if nh > 0 {
-                    let hs: Vec<&FloatHistogram> = members().filter_map(|s| s.h.as_deref()).collect();
-                    match histogram::aggregate(op == AggOp::Avg, &hs, expr.pos(), &mut ev.annotations) {
+                    let hs: Vec<&FloatHistogram> =
+                        members().filter_map(|s| s.h.as_deref()).collect();
+                    match histogram::aggregate(
+                        op == AggOp::Avg,
+                        &hs,
+                        expr.pos(),
+                        &mut ev.annotations,
+                    ) {
                         Some(h) => push(0.0, Some(Box::new(h))),
                         None => continue,
                     }
@@ -252,7 +292,10 @@ pub(crate) fn eval_aggregate(
             }
             AggOp::Min | AggOp::Max => {
                 if nh > 0 {
-                    ev.annotations.info(format!("ignored histogram in {} aggregation", op.as_str()), expr.pos());
+                    ev.annotations.info(
+                        format!("ignored histogram in {} aggregation", op.as_str()),
+                        expr.pos(),
+                    );
                 }
                 if nf == 0 {
                     continue;
@@ -260,7 +303,11 @@ pub(crate) fn eval_aggregate(
                 let mut acc = f64::NAN;
                 let mut first = true;
                 for s in members().filter(|s| s.h.is_none()) {
-                    if first || acc.is_nan() || (op == AggOp::Min && s.f < acc) || (op == AggOp::Max && s.f > acc) {
+                    if first
+                        || acc.is_nan()
+                        || (op == AggOp::Min && s.f < acc)
+                        || (op == AggOp::Max && s.f > acc)
+                    {
                         acc = s.f;
                     }
                     first = false;
@@ -269,7 +316,10 @@ pub(crate) fn eval_aggregate(
             }
             AggOp::Stddev | AggOp::Stdvar => {
                 if nh > 0 {
-                    ev.annotations.info(format!("ignored histogram in {} aggregation", op.as_str()), expr.pos());
+                    ev.annotations.info(
+                        format!("ignored histogram in {} aggregation", op.as_str()),
+                        expr.pos(),
+                    );
                 }
                 if nf == 0 {
                     continue;
@@ -286,7 +336,8 @@ pub(crate) fn eval_aggregate(
             }
             AggOp::Quantile => {
                 if nh > 0 {
-                    ev.annotations.info("ignored histogram in quantile aggregation", expr.pos());
+                    ev.annotations
+                        .info("ignored histogram in quantile aggregation", expr.pos());
                 }
                 if nf == 0 {
                     continue;
@@ -348,7 +399,11 @@ pub(crate) fn go_float_f(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     format!("{f}")
 }

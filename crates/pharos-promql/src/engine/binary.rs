@@ -42,7 +42,10 @@ fn go_mod(l: f64, r: f64) -> f64 {
 }
 
 fn drops_name(op: BinOp) -> bool {
-    matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow | BinOp::Atan2)
+    matches!(
+        op,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow | BinOp::Atan2
+    )
 }
 
 /// The result of one element-wise operation: value, histogram, keep; `None` when the operand
@@ -63,7 +66,15 @@ fn elem_op(
             let (v, keep) = float_op(op, lf, rf);
             Ok(Some((v, None, keep)))
         }
-        (lh, rh) => histogram::binop(op, lf, rf, lh.as_deref(), rh.as_deref(), pos, &mut ev.annotations),
+        (lh, rh) => histogram::binop(
+            op,
+            lf,
+            rf,
+            lh.as_deref(),
+            rh.as_deref(),
+            pos,
+            &mut ev.annotations,
+        ),
     }
 }
 
@@ -89,8 +100,12 @@ pub(crate) fn eval_binary(
                 Ok(Value::Scalar(v))
             }
         }
-        (Value::Vector(v), Value::Scalar(s)) => vector_scalar(ev, op, v, s, false, return_bool, ts, pos),
-        (Value::Scalar(s), Value::Vector(v)) => vector_scalar(ev, op, v, s, true, return_bool, ts, pos),
+        (Value::Vector(v), Value::Scalar(s)) => {
+            vector_scalar(ev, op, v, s, false, return_bool, ts, pos)
+        }
+        (Value::Scalar(s), Value::Vector(v)) => {
+            vector_scalar(ev, op, v, s, true, return_bool, ts, pos)
+        }
         (Value::Vector(a), Value::Vector(b)) => {
             let default = VectorMatching {
                 card: Cardinality::OneToOne,
@@ -108,7 +123,9 @@ pub(crate) fn eval_binary(
                 _ => vector_vector(ev, op, a, b, m, return_bool, ts, pos),
             }
         }
-        _ => Err(EvalError::Execution("binary expression on unsupported operand types".into())),
+        _ => Err(EvalError::Execution(
+            "binary expression on unsupported operand types".into(),
+        )),
     }
 }
 
@@ -124,7 +141,13 @@ fn vector_scalar(
     pos: PosRange,
 ) -> Result<Value, EvalError> {
     let mut out = Vec::with_capacity(v.len());
-    let scalar_sample = Sample { metric: Labels::empty(), t: ts, f: s, h: None, drop_name: false };
+    let scalar_sample = Sample {
+        metric: Labels::empty(),
+        t: ts,
+        f: s,
+        h: None,
+        drop_name: false,
+    };
     for mut smp in v {
         let (lf, rf) = if scalar_left { (s, smp.f) } else { (smp.f, s) };
         let r = if scalar_left {
@@ -132,7 +155,9 @@ fn vector_scalar(
         } else {
             elem_op(ev, op, &smp, &scalar_sample, lf, rf, pos)?
         };
-        let Some((mut val, h, keep)) = r else { continue };
+        let Some((mut val, h, keep)) = r else {
+            continue;
+        };
         // A comparison keeps the vector element's value even when the scalar is on the left.
         if op.is_comparison() && scalar_left {
             val = rf;
@@ -197,20 +222,31 @@ fn match_labels(l: &Labels, m: &VectorMatching) -> Labels {
 fn fmt_all(l: &Labels) -> String {
     let parts: Vec<String> = l
         .iter()
-        .map(|x| format!("{}=\"{}\"", x.name, pharos_model::labels::escape_label_value(&x.value)))
+        .map(|x| {
+            format!(
+                "{}=\"{}\"",
+                x.name,
+                pharos_model::labels::escape_label_value(&x.value)
+            )
+        })
         .collect();
     format!("{{{}}}", parts.join(", "))
 }
 
 fn and_unless(a: Vector, b: Vector, m: &VectorMatching, and: bool) -> Vector {
     let sigs: HashSet<u64> = b.iter().map(|s| signature(&s.metric, m)).collect();
-    a.into_iter().filter(|s| sigs.contains(&signature(&s.metric, m)) == and).collect()
+    a.into_iter()
+        .filter(|s| sigs.contains(&signature(&s.metric, m)) == and)
+        .collect()
 }
 
 fn or(a: Vector, b: Vector, m: &VectorMatching) -> Vector {
     let sigs: HashSet<u64> = a.iter().map(|s| signature(&s.metric, m)).collect();
     let mut out = a;
-    out.extend(b.into_iter().filter(|s| !sigs.contains(&signature(&s.metric, m))));
+    out.extend(
+        b.into_iter()
+            .filter(|s| !sigs.contains(&signature(&s.metric, m))),
+    );
     out
 }
 
@@ -225,12 +261,20 @@ fn vector_vector(
     ts: i64,
     pos: PosRange,
 ) -> Result<Value, EvalError> {
-    let (lhs, rhs) = if m.card == Cardinality::OneToMany { (b, a) } else { (a, b) };
+    let (lhs, rhs) = if m.card == Cardinality::OneToMany {
+        (b, a)
+    } else {
+        (a, b)
+    };
     let mut right: HashMap<u64, usize> = HashMap::with_capacity(rhs.len());
     for (i, rs) in rhs.iter().enumerate() {
         let sig = signature(&rs.metric, m);
         if let Some(&j) = right.get(&sig) {
-            let side = if m.card == Cardinality::OneToMany { "left" } else { "right" };
+            let side = if m.card == Cardinality::OneToMany {
+                "left"
+            } else {
+                "right"
+            };
             let dup = &rhs[j];
             return Err(EvalError::Execution(format!(
                 "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
@@ -244,7 +288,13 @@ fn vector_vector(
     let mut matched: HashMap<u64, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
     let mut rhs_used: HashSet<u64> = HashSet::new();
-    let filler = |metric: Labels, f: f64| Sample { metric, t: ts, f, h: None, drop_name: false };
+    let filler = |metric: Labels, f: f64| Sample {
+        metric,
+        t: ts,
+        f,
+        h: None,
+        drop_name: false,
+    };
     for ls in &lhs {
         let sig = signature(&ls.metric, m);
         let fill_rhs;
@@ -261,7 +311,11 @@ fn vector_vector(
                 None => continue,
             },
         };
-        let (l, r) = if m.card == Cardinality::OneToMany { (rs, ls) } else { (ls, rs) };
+        let (l, r) = if m.card == Cardinality::OneToMany {
+            (rs, ls)
+        } else {
+            (ls, rs)
+        };
         let elem = elem_op(ev, op, l, r, l.f, r.f, pos)?;
         let metric = result_metric(&ls.metric, &rs.metric, m);
         match m.card {
@@ -276,7 +330,8 @@ fn vector_vector(
                 let set = matched.entry(sig).or_default();
                 if !set.insert(metric.clone()) {
                     return Err(EvalError::Execution(
-                        "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                        "multiple matches for labels: grouping labels must ensure unique matches"
+                            .into(),
                     ));
                 }
             }
@@ -291,7 +346,13 @@ fn vector_vector(
         } else {
             (fv, h)
         };
-        out.push(Sample { metric, t: ts, f, h, drop_name: return_bool || drops_name(op) || ls.drop_name && !op.is_comparison() });
+        out.push(Sample {
+            metric,
+            t: ts,
+            f,
+            h,
+            drop_name: return_bool || drops_name(op) || ls.drop_name && !op.is_comparison(),
+        });
     }
     if let Some(fl) = m.fill_left {
         // Right-side samples nobody matched get a filled left side, labelled by the match group.
@@ -301,8 +362,14 @@ fn vector_vector(
                 continue;
             }
             let ls = filler(match_labels(&rs.metric, m), fl);
-            let (l, r) = if m.card == Cardinality::OneToMany { (rs, &ls) } else { (&ls, rs) };
-            let Some((fv, h, keep)) = elem_op(ev, op, l, r, l.f, r.f, pos)? else { continue };
+            let (l, r) = if m.card == Cardinality::OneToMany {
+                (rs, &ls)
+            } else {
+                (&ls, rs)
+            };
+            let Some((fv, h, keep)) = elem_op(ev, op, l, r, l.f, r.f, pos)? else {
+                continue;
+            };
             let (f, h) = if return_bool {
                 (if keep { 1.0 } else { 0.0 }, None)
             } else if !keep {
@@ -312,7 +379,13 @@ fn vector_vector(
             } else {
                 (fv, h)
             };
-            out.push(Sample { metric: ls.metric.clone(), t: ts, f, h, drop_name: false });
+            out.push(Sample {
+                metric: ls.metric.clone(),
+                t: ts,
+                f,
+                h,
+                drop_name: false,
+            });
         }
     }
     Ok(Value::Vector(out))

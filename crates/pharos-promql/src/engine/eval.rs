@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use pharos_model::{is_stale_nan, FloatHistogram, Labels, METRIC_NAME};
+use pharos_model::{is_stale_nan, FloatHistogram, Labels};
 use pharos_tsdb::{Querier, Queryable, SelectHints, ValueKind};
 
 use super::{aggregate, binary, EngineOptions, EvalError, QueryRange, QueryStats};
@@ -20,12 +20,31 @@ pub(crate) struct LoadedSeries {
     pub fv: Vec<f64>,
     pub ht: Vec<i64>,
     pub hv: Vec<FloatHistogram>,
+    /// Where the last window started and ended in `ft`: range queries move forward step by
+    /// step, so the next search starts there instead of bisecting the whole series.
+    cursor: std::cell::Cell<(usize, usize)>,
+}
+
+/// First index in `ts` whose timestamp is `> bound`, searching forward from `hint` when the
+/// hint is at or before the answer, else by bisection.
+fn seek_after(ts: &[i64], hint: usize, bound: i64) -> usize {
+    if hint <= ts.len() && (hint == 0 || ts[hint - 1] <= bound) {
+        let mut i = hint;
+        let limit = (hint + 8).min(ts.len());
+        while i < limit && ts[i] <= bound {
+            i += 1;
+        }
+        if i < limit || i == ts.len() {
+            return i;
+        }
+        return i + ts[i..].partition_point(|&t| t <= bound);
+    }
+    ts.partition_point(|&t| t <= bound)
 }
 
 pub(crate) struct Evaluator<'a> {
     opts: &'a EngineOptions,
     storage: &'a dyn Queryable,
-    pub(crate) query: &'a str,
     range: QueryRange,
     deadline: Instant,
     data: HashMap<usize, Vec<LoadedSeries>>,
@@ -43,14 +62,12 @@ impl<'a> Evaluator<'a> {
     pub fn new(
         opts: &'a EngineOptions,
         storage: &'a dyn Queryable,
-        query: &'a str,
         range: QueryRange,
         deadline: Instant,
     ) -> Result<Self, EvalError> {
         Ok(Evaluator {
             opts,
             storage,
-            query,
             range,
             deadline,
             data: HashMap::new(),
@@ -62,7 +79,11 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn stats(&self) -> QueryStats {
-        QueryStats { total_queryable_samples: self.total_samples, peak_samples: self.peak_samples, ..Default::default() }
+        QueryStats {
+            total_queryable_samples: self.total_samples,
+            peak_samples: self.peak_samples,
+            ..Default::default()
+        }
     }
 
     pub fn into_annotations(self) -> Annotations {
@@ -79,7 +100,7 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn check_deadline(&mut self) -> Result<(), EvalError> {
         self.steps_checked = self.steps_checked.wrapping_add(1);
-        if self.steps_checked % 64 == 0 && Instant::now() > self.deadline {
+        if self.steps_checked & 63 == 0 && Instant::now() > self.deadline {
             return Err(EvalError::Timeout("expression evaluation"));
         }
         Ok(())
@@ -102,7 +123,13 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    fn collect<'e>(&self, e: &'e Expr, lo: i64, hi: i64, out: &mut Vec<(&'e VectorSelector, i64, i64)>) {
+    fn collect<'e>(
+        &self,
+        e: &'e Expr,
+        lo: i64,
+        hi: i64,
+        out: &mut Vec<(&'e VectorSelector, i64, i64)>,
+    ) {
         match e {
             Expr::Number(..) | Expr::Str(..) => {}
             Expr::Paren(e, _) | Expr::Neg(e, _) => self.collect(e, lo, hi, out),
@@ -118,38 +145,78 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Call { args, .. } => args.iter().for_each(|a| self.collect(a, lo, hi, out)),
             Expr::Vector(vs) => {
-                let (lo, hi) = vs.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
-                let ahead = if vs.smoothed { self.opts.lookback_delta } else { 0 };
-                out.push((vs, lo - vs.offset - self.opts.lookback_delta, hi - vs.offset + ahead));
+                let (lo, hi) = vs
+                    .at
+                    .map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
+                let ahead = if vs.smoothed {
+                    self.opts.lookback_delta
+                } else {
+                    0
+                };
+                out.push((
+                    vs,
+                    lo - vs.offset - self.opts.lookback_delta,
+                    hi - vs.offset + ahead,
+                ));
             }
             Expr::Matrix(m) => {
-                let (lo, hi) = m.vs.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
+                let (lo, hi) =
+                    m.vs.at
+                        .map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
                 // Anchored/smoothed ranges also look one lookback beyond the window.
-                let extra = if m.anchored || m.smoothed { self.opts.lookback_delta } else { 0 };
-                out.push((&m.vs, lo - m.vs.offset - m.range - extra, hi - m.vs.offset + extra));
+                let extra = if m.anchored || m.smoothed {
+                    self.opts.lookback_delta
+                } else {
+                    0
+                };
+                out.push((
+                    &m.vs,
+                    lo - m.vs.offset - m.range - extra,
+                    hi - m.vs.offset + extra,
+                ));
             }
             Expr::Subquery(s) => {
-                let (lo, hi) = s.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
+                let (lo, hi) =
+                    s.at.map_or((lo, hi), |a| (self.at_time(a), self.at_time(a)));
                 let step = s.step.unwrap_or(self.opts.default_subquery_step).max(1);
                 self.collect(&s.expr, lo - s.offset - s.range - step, hi - s.offset, out);
             }
         }
     }
 
-    fn load(&mut self, q: &dyn Querier, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<LoadedSeries>, EvalError> {
-        let hints = SelectHints { start: mint, end: maxt, func: None };
+    fn load(
+        &mut self,
+        q: &dyn Querier,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<LoadedSeries>, EvalError> {
+        let hints = SelectHints {
+            start: mint,
+            end: maxt,
+            func: None,
+        };
         let selected = if vs.matchers.iter().all(|m| m.matches("")) {
             // Only `info`'s selector may match empty; every series has a name.
             let mut ms = vs.matchers.clone();
-            ms.push(pharos_model::Matcher::new(pharos_model::MatchOp::Regex, "__name__", ".+").map_err(|e| EvalError::Execution(e.to_string()))?);
+            ms.push(
+                pharos_model::Matcher::new(pharos_model::MatchOp::Regex, "__name__", ".+")
+                    .map_err(|e| EvalError::Execution(e.to_string()))?,
+            );
             q.select(Some(&hints), &ms)?
         } else {
             q.select(Some(&hints), &vs.matchers)?
         };
         let mut out = Vec::with_capacity(selected.len());
         for s in selected {
-            let mut ls =
-                LoadedSeries { metric: s.labels().clone(), ft: Vec::new(), fv: Vec::new(), ht: Vec::new(), hv: Vec::new() };
+            let mut ls = LoadedSeries {
+                metric: s.labels().clone(),
+                ft: Vec::new(),
+                fv: Vec::new(),
+                ht: Vec::new(),
+                hv: Vec::new(),
+                cursor: std::cell::Cell::new((0, 0)),
+            };
             let mut it = s.iter();
             let mut kind = it.seek(mint);
             while kind != ValueKind::None {
@@ -203,9 +270,19 @@ impl<'a> Evaluator<'a> {
             let v = self.eval(e, ts)?;
             self.note_peak(&v);
             let vec = match v {
-                Value::Scalar(f) => vec![Sample { metric: Labels::empty(), t: ts, f, h: None, drop_name: false }],
+                Value::Scalar(f) => vec![Sample {
+                    metric: Labels::empty(),
+                    t: ts,
+                    f,
+                    h: None,
+                    drop_name: false,
+                }],
                 Value::Vector(v) => v,
-                _ => return Err(EvalError::Execution("range query must evaluate to a scalar or vector".into())),
+                _ => {
+                    return Err(EvalError::Execution(
+                        "range query must evaluate to a scalar or vector".into(),
+                    ))
+                }
             };
             for s in vec {
                 held += 1;
@@ -213,14 +290,25 @@ impl<'a> Evaluator<'a> {
                     Some(&i) => i,
                     None => {
                         index.insert(s.metric.clone(), out.len());
-                        out.push(Series { metric: s.metric.clone(), floats: vec![], hists: vec![], drop_name: s.drop_name });
+                        out.push(Series {
+                            metric: s.metric.clone(),
+                            floats: vec![],
+                            hists: vec![],
+                            drop_name: s.drop_name,
+                        });
                         out.len() - 1
                     }
                 };
                 let series = &mut out[i];
-                let last_t = series.floats.last().map(|p| p.t).max(series.hists.last().map(|p| p.t));
+                let last_t = series
+                    .floats
+                    .last()
+                    .map(|p| p.t)
+                    .max(series.hists.last().map(|p| p.t));
                 if last_t == Some(ts) {
-                    return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                    return Err(EvalError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
                 }
                 series.drop_name |= s.drop_name;
                 match s.h {
@@ -246,7 +334,10 @@ impl<'a> Evaluator<'a> {
     fn note_peak(&mut self, v: &Value) {
         let n = match v {
             Value::Vector(v) => v.len() as u64,
-            Value::Matrix(m) => m.iter().map(|s| (s.floats.len() + s.hists.len()) as u64).sum(),
+            Value::Matrix(m) => m
+                .iter()
+                .map(|s| (s.floats.len() + s.hists.len()) as u64)
+                .sum(),
             _ => 1,
         };
         self.peak_samples = self.peak_samples.max(n);
@@ -270,14 +361,41 @@ impl<'a> Evaluator<'a> {
                     }
                     Ok(Value::Vector(v))
                 }
-                _ => Err(EvalError::Execution("unary minus on a non-numeric value".into())),
+                _ => Err(EvalError::Execution(
+                    "unary minus on a non-numeric value".into(),
+                )),
             },
-            Expr::Binary { op, lhs, rhs, return_bool, matching, pos } => {
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                return_bool,
+                matching,
+                pos,
+            } => {
                 let l = self.eval(lhs, ts)?;
                 let r = self.eval(rhs, ts)?;
-                binary::eval_binary(self, *op, l, r, *return_bool, matching.as_ref(), ts, *pos, lhs, rhs)
+                binary::eval_binary(
+                    self,
+                    *op,
+                    l,
+                    r,
+                    *return_bool,
+                    matching.as_ref(),
+                    ts,
+                    *pos,
+                    lhs,
+                    rhs,
+                )
             }
-            Expr::Aggregate { op, expr, param, grouping, without, pos } => {
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                without,
+                pos,
+            } => {
                 let p = match param {
                     Some(p) => Some(self.eval(p, ts)?),
                     None => None,
@@ -285,7 +403,18 @@ impl<'a> Evaluator<'a> {
                 let Value::Vector(v) = self.eval(expr, ts)? else {
                     return Err(EvalError::Execution("aggregation over a non-vector".into()));
                 };
-                aggregate::eval_aggregate(self, *op, v, p, grouping, *without, ts, *pos, param.as_deref(), expr)
+                aggregate::eval_aggregate(
+                    self,
+                    *op,
+                    v,
+                    p,
+                    grouping,
+                    *without,
+                    ts,
+                    *pos,
+                    param.as_deref(),
+                    expr,
+                )
             }
             Expr::Call { func, args, pos } => {
                 if self.range.step > 0 && func.name.starts_with("sort") {
@@ -384,64 +513,103 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval_vector(&mut self, vs: &VectorSelector, ts: i64) -> Vector {
         let tref = vs.at.map_or(ts, |a| self.at_time(a)) - vs.offset;
         let mint = tref - self.opts.lookback_delta;
-        let Some(series) = self.data.get(&key(vs)) else { return Vec::new() };
+        let Some(series) = self.data.get(&key(vs)) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for s in series {
             if vs.smoothed {
                 if let Some(f) = smoothed_value(s, tref, mint, self.opts.lookback_delta) {
-                    out.push(Sample { metric: s.metric.clone(), t: tref, f, h: None, drop_name: false });
+                    out.push(Sample {
+                        metric: s.metric.clone(),
+                        t: tref,
+                        f,
+                        h: None,
+                        drop_name: false,
+                    });
                 }
                 continue;
             }
-            let fi = s.ft.partition_point(|&t| t <= tref);
+            let fi = seek_after(&s.ft, s.cursor.get().1, tref);
+            s.cursor.set((0, fi));
             let hi = s.ht.partition_point(|&t| t <= tref);
             let f = (fi > 0 && s.ft[fi - 1] > mint).then(|| fi - 1);
             let h = (hi > 0 && s.ht[hi - 1] > mint).then(|| hi - 1);
-            match (f, h) {
-                (Some(f), h) if h.map_or(true, |h| s.ht[h] < s.ft[f]) => {
-                    if !is_stale_nan(s.fv[f]) {
-                        out.push(Sample { metric: s.metric.clone(), t: s.ft[f], f: s.fv[f], h: None, drop_name: false });
-                    }
+            // The newer of the two kinds wins; a newer stale marker hides the series.
+            let float_newer = match (f, h) {
+                (Some(f), Some(h)) => s.ft[f] > s.ht[h],
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if let (true, Some(f)) = (float_newer, f) {
+                if !is_stale_nan(s.fv[f]) {
+                    out.push(Sample {
+                        metric: s.metric.clone(),
+                        t: s.ft[f],
+                        f: s.fv[f],
+                        h: None,
+                        drop_name: false,
+                    });
                 }
-                (_, Some(h)) => out.push(Sample {
+            } else if let Some(h) = h {
+                out.push(Sample {
                     metric: s.metric.clone(),
                     t: s.ht[h],
                     f: 0.0,
                     h: Some(Box::new(s.hv[h].clone())),
                     drop_name: false,
-                }),
-                _ => {}
+                });
             }
         }
         out
     }
 
-    pub(crate) fn eval_matrix(&mut self, m: &crate::parser::MatrixSelector, ts: i64) -> Result<Matrix, EvalError> {
+    pub(crate) fn eval_matrix(
+        &mut self,
+        m: &crate::parser::MatrixSelector,
+        ts: i64,
+    ) -> Result<Matrix, EvalError> {
         let tref = m.vs.at.map_or(ts, |a| self.at_time(a)) - m.vs.offset;
         let lo = tref - m.range;
-        let Some(series) = self.data.get(&key(&m.vs)) else { return Ok(Vec::new()) };
+        let Some(series) = self.data.get(&key(&m.vs)) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         let mut n = 0usize;
         for s in series {
-            let a = s.ft.partition_point(|&t| t <= lo);
-            let b = s.ft.partition_point(|&t| t <= tref);
+            let (ca, cb) = s.cursor.get();
+            let a = seek_after(&s.ft, ca, lo);
+            let b = seek_after(&s.ft, cb.max(a), tref);
+            s.cursor.set((a, b));
             let mut floats = Vec::new();
             if a < b {
                 floats.reserve(b - a);
                 for i in a..b {
                     if !is_stale_nan(s.fv[i]) {
-                        floats.push(FPoint { t: s.ft[i], f: s.fv[i] });
+                        floats.push(FPoint {
+                            t: s.ft[i],
+                            f: s.fv[i],
+                        });
                     }
                 }
             }
             let ha = s.ht.partition_point(|&t| t <= lo);
             let hb = s.ht.partition_point(|&t| t <= tref);
-            let hists: Vec<HPoint> =
-                (ha..hb).map(|i| HPoint { t: s.ht[i], h: Box::new(s.hv[i].clone()) }).collect();
+            let hists: Vec<HPoint> = (ha..hb)
+                .map(|i| HPoint {
+                    t: s.ht[i],
+                    h: Box::new(s.hv[i].clone()),
+                })
+                .collect();
             // Anchored and smoothed ranges also need a sample inside the window.
             if !floats.is_empty() || !hists.is_empty() {
                 n += floats.len() + hists.len();
-                out.push(Series { metric: s.metric.clone(), floats, hists, drop_name: false });
+                out.push(Series {
+                    metric: s.metric.clone(),
+                    floats,
+                    hists,
+                    drop_name: false,
+                });
             }
         }
         if n > self.opts.max_samples {
@@ -457,17 +625,33 @@ impl<'a> Evaluator<'a> {
     /// For `anchored`/`smoothed` ranges: adds the sample just before the window (within the
     /// lookback) and, for `smoothed`, the one just after, so the functions can interpolate.
     fn extend_range(&self, m: &crate::parser::MatrixSelector, out: &mut Matrix, lo: i64, hi: i64) {
-        let Some(series) = self.data.get(&key(&m.vs)) else { return };
+        let Some(series) = self.data.get(&key(&m.vs)) else {
+            return;
+        };
         for o in out.iter_mut() {
-            let Some(s) = series.iter().find(|s| s.metric == o.metric) else { continue };
+            let Some(s) = series.iter().find(|s| s.metric == o.metric) else {
+                continue;
+            };
             let a = s.ft.partition_point(|&t| t <= lo);
             if a > 0 && s.ft[a - 1] > lo - self.opts.lookback_delta && !is_stale_nan(s.fv[a - 1]) {
-                o.floats.insert(0, FPoint { t: s.ft[a - 1], f: s.fv[a - 1] });
+                o.floats.insert(
+                    0,
+                    FPoint {
+                        t: s.ft[a - 1],
+                        f: s.fv[a - 1],
+                    },
+                );
             }
             if m.smoothed {
                 let b = s.ft.partition_point(|&t| t <= hi);
-                if b < s.ft.len() && s.ft[b] <= hi + self.opts.lookback_delta && !is_stale_nan(s.fv[b]) {
-                    o.floats.push(FPoint { t: s.ft[b], f: s.fv[b] });
+                if b < s.ft.len()
+                    && s.ft[b] <= hi + self.opts.lookback_delta
+                    && !is_stale_nan(s.fv[b])
+                {
+                    o.floats.push(FPoint {
+                        t: s.ft[b],
+                        f: s.fv[b],
+                    });
                 }
             }
         }
@@ -479,11 +663,15 @@ impl<'a> Evaluator<'a> {
 /// between the samples around it, or the last one before it.
 fn smoothed_value(s: &LoadedSeries, t: i64, mint: i64, lookback: i64) -> Option<f64> {
     let i = s.ft.partition_point(|&x| x <= t);
-    let before = (i > 0 && s.ft[i - 1] > mint && !is_stale_nan(s.fv[i - 1])).then(|| (s.ft[i - 1], s.fv[i - 1]));
-    let after = (i < s.ft.len() && s.ft[i] <= t + lookback && !is_stale_nan(s.fv[i])).then(|| (s.ft[i], s.fv[i]));
+    let before = (i > 0 && s.ft[i - 1] > mint && !is_stale_nan(s.fv[i - 1]))
+        .then(|| (s.ft[i - 1], s.fv[i - 1]));
+    let after = (i < s.ft.len() && s.ft[i] <= t + lookback && !is_stale_nan(s.fv[i]))
+        .then(|| (s.ft[i], s.fv[i]));
     match (before, after) {
         (Some((bt, bv)), _) if bt == t => Some(bv),
-        (Some((bt, bv)), Some((at, av))) => Some(bv + (av - bv) * (t - bt) as f64 / (at - bt) as f64),
+        (Some((bt, bv)), Some((at, av))) => {
+            Some(bv + (av - bv) * (t - bt) as f64 / (at - bt) as f64)
+        }
         (Some((_, bv)), None) => Some(bv),
         _ => None,
     }
@@ -506,7 +694,9 @@ fn finish_instant(v: Value, ts: i64) -> Result<Value, EvalError> {
                 let mut seen = std::collections::HashSet::with_capacity(v.len());
                 for s in &v {
                     if !seen.insert(&s.metric) {
-                        return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                        return Err(EvalError::Execution(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
                     }
                 }
             }
@@ -522,7 +712,9 @@ fn finish_instant(v: Value, ts: i64) -> Result<Value, EvalError> {
             let mut seen = std::collections::HashSet::with_capacity(m.len());
             for s in &m {
                 if !seen.insert(&s.metric) {
-                    return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                    return Err(EvalError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
                 }
             }
             Ok(Value::Matrix(m))
@@ -542,14 +734,40 @@ fn merge_same_labels(sorted: Matrix) -> Result<Matrix, EvalError> {
                 last.hists.extend(s.hists);
                 last.floats.sort_by_key(|p| p.t);
                 last.hists.sort_by_key(|p| p.t);
-                let mut ts: Vec<i64> = last.floats.iter().map(|p| p.t).chain(last.hists.iter().map(|p| p.t)).collect();
+                let mut ts: Vec<i64> = last
+                    .floats
+                    .iter()
+                    .map(|p| p.t)
+                    .chain(last.hists.iter().map(|p| p.t))
+                    .collect();
                 ts.sort_unstable();
                 if ts.windows(2).any(|w| w[0] == w[1]) {
-                    return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+                    return Err(EvalError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
                 }
             }
             _ => out.push(s),
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seek_after;
+
+    #[test]
+    fn seek_after_matches_bisection() {
+        let ts: Vec<i64> = (0..100).map(|i| i * 10).collect();
+        for hint in [0usize, 3, 50, 99, 100, 120] {
+            for bound in [-5i64, 0, 5, 15, 333, 990, 2000] {
+                assert_eq!(
+                    seek_after(&ts, hint, bound),
+                    ts.partition_point(|&t| t <= bound),
+                    "hint {hint} bound {bound}"
+                );
+            }
+        }
+    }
 }

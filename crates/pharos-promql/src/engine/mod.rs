@@ -140,7 +140,11 @@ pub struct QueryRange {
 impl Engine {
     /// An engine with the given options.
     pub fn new(opts: EngineOptions) -> Self {
-        Engine { opts, running: Mutex::new(0), slot_free: Condvar::new() }
+        Engine {
+            opts,
+            running: Mutex::new(0),
+            slot_free: Condvar::new(),
+        }
     }
 
     /// The engine's options.
@@ -150,7 +154,13 @@ impl Engine {
 
     /// Parses a query with this engine's feature flags.
     pub fn parse(&self, query: &str) -> Result<Expr, ParseError> {
-        parser::parse(query, ParseOptions { experimental_functions: self.opts.experimental_functions, ..Default::default() })
+        parser::parse(
+            query,
+            ParseOptions {
+                experimental_functions: self.opts.experimental_functions,
+                ..Default::default()
+            },
+        )
     }
 
     fn parse_for(&self, query: &str, range: QueryRange) -> Result<Expr, ParseError> {
@@ -171,7 +181,10 @@ impl Engine {
             if now >= deadline {
                 return Err(EvalError::Timeout("query queue"));
             }
-            let (g, _) = self.slot_free.wait_timeout(n, deadline - now).unwrap_or_else(|e| e.into_inner());
+            let (g, _) = self
+                .slot_free
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|e| e.into_inner());
             n = g;
         }
         *n += 1;
@@ -179,8 +192,21 @@ impl Engine {
     }
 
     /// Evaluates `query` at time `ts` (ms).
-    pub fn instant_query(&self, storage: &dyn Queryable, query: &str, ts: i64) -> Result<QueryResult, EvalError> {
-        self.run(storage, query, QueryRange { start: ts, end: ts, step: 0 })
+    pub fn instant_query(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        ts: i64,
+    ) -> Result<QueryResult, EvalError> {
+        self.run(
+            storage,
+            query,
+            QueryRange {
+                start: ts,
+                end: ts,
+                step: 0,
+            },
+        )
     }
 
     /// Evaluates `query` at every `step` from `start` to `end` (ms, inclusive).
@@ -198,7 +224,9 @@ impl Engine {
             ));
         }
         if end < start {
-            return Err(EvalError::BadData("end timestamp must not be before start time".into()));
+            return Err(EvalError::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
         }
         if (end - start) / step > 11_000 {
             return Err(EvalError::BadData(
@@ -208,7 +236,12 @@ impl Engine {
         self.run(storage, query, QueryRange { start, end, step })
     }
 
-    fn run(&self, storage: &dyn Queryable, query: &str, range: QueryRange) -> Result<QueryResult, EvalError> {
+    fn run(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        range: QueryRange,
+    ) -> Result<QueryResult, EvalError> {
         let began = Instant::now();
         let deadline = began + self.opts.timeout;
         let expr = self.parse_for(query, range)?;
@@ -225,7 +258,7 @@ impl Engine {
         let queued = Instant::now();
         let _slot = self.acquire(deadline)?;
         let queue_time = queued.elapsed();
-        let mut ev = eval::Evaluator::new(&self.opts, storage, query, range, deadline)?;
+        let mut ev = eval::Evaluator::new(&self.opts, storage, range, deadline)?;
         let prepared = Instant::now();
         ev.prepare(&expr)?;
         let prepare_time = prepared.elapsed();
@@ -236,6 +269,10 @@ impl Engine {
         stats.prepare_time = prepare_time;
         stats.eval_time = evaluated.elapsed();
         stats.queue_time = queue_time;
-        Ok(QueryResult { value, annotations: ev.into_annotations(), stats })
+        Ok(QueryResult {
+            value,
+            annotations: ev.into_annotations(),
+            stats,
+        })
     }
 }

@@ -16,7 +16,15 @@ fn native_map(c: &mut FnCall<'_>, f: fn(&FloatHistogram) -> f64) -> Result<Value
     let v = c.take_vector(0);
     let out = v
         .into_iter()
-        .filter_map(|s| s.h.as_ref().map(|h| f(h)).map(|val| Sample { metric: s.metric, t: c.ts, f: val, h: None, drop_name: true }))
+        .filter_map(|s| {
+            s.h.as_ref().map(|h| f(h)).map(|val| Sample {
+                metric: s.metric,
+                t: c.ts,
+                f: val,
+                h: None,
+                drop_name: true,
+            })
+        })
         .collect();
     Ok(Value::Vector(out))
 }
@@ -74,13 +82,19 @@ pub fn histogram_stdvar(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 /// `histogram_fraction(lower, upper, v)` over native histograms and classic `le` buckets.
 pub fn histogram_fraction(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let (lo, hi) = (c.scalar(0), c.scalar(1));
-    by_histogram(c, 2, &[lo], None, false, &|_, h| histogram::fraction(lo, hi, h), &|_, les| {
-        (classic_fraction(lo, hi, les), false)
-    })
+    by_histogram(
+        c,
+        2,
+        &[lo],
+        None,
+        false,
+        &|_, h| histogram::fraction(lo, hi, h),
+        &|_, les| (classic_fraction(lo, hi, les), false),
+    )
 }
 
 /// Fraction over classic cumulative buckets `(upper bound, cumulative count)`.
-fn classic_fraction(lower: f64, upper: f64, les: &mut Vec<Le>) -> f64 {
+fn classic_fraction(lower: f64, upper: f64, les: &mut [Le]) -> f64 {
     les.sort_by(|a, b| a.upper.total_cmp(&b.upper));
     if les.last().is_none_or(|b| b.upper != f64::INFINITY) {
         return f64::NAN;
@@ -96,7 +110,11 @@ fn classic_fraction(lower: f64, upper: f64, les: &mut Vec<Le>) -> f64 {
     let mut total = 0.0;
     let mut prev_count = 0.0;
     for (i, b) in merged.iter().enumerate() {
-        let mut bl = if i == 0 { f64::NEG_INFINITY } else { merged[i - 1].upper };
+        let mut bl = if i == 0 {
+            f64::NEG_INFINITY
+        } else {
+            merged[i - 1].upper
+        };
         if i == 0 && b.upper > 0.0 {
             bl = 0.0;
         }
@@ -122,7 +140,10 @@ fn coalesce(les: &[Le]) -> Vec<Le> {
 
 /// Quantile over classic cumulative buckets `(upper bound, cumulative count)`.
 pub fn classic_quantile(q: f64, les: Vec<(f64, f64)>) -> f64 {
-    let mut v: Vec<Le> = les.into_iter().map(|(upper, count)| Le { upper, count }).collect();
+    let mut v: Vec<Le> = les
+        .into_iter()
+        .map(|(upper, count)| Le { upper, count })
+        .collect();
     bucket_quantile(q, &mut v).0
 }
 
@@ -148,7 +169,7 @@ fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
 }
 
 /// Quantile over classic buckets; returns `(value, forced_monotonic)`.
-fn bucket_quantile(q: f64, buckets: &mut Vec<Le>) -> (f64, bool) {
+fn bucket_quantile(q: f64, buckets: &mut [Le]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }
@@ -225,7 +246,7 @@ struct ClassicGroup {
 }
 
 type NativeFn<'f> = dyn Fn(f64, &FloatHistogram) -> f64 + 'f;
-type ClassicFn<'f> = dyn Fn(f64, &mut Vec<Le>) -> (f64, bool) + 'f;
+type ClassicFn<'f> = dyn Fn(f64, &mut [Le]) -> (f64, bool) + 'f;
 
 /// Applies a per-histogram calculation to native histograms and to classic bucket groups,
 /// once per parameter in `params` (labelled with `param_label` when given).
@@ -261,7 +282,11 @@ fn by_histogram(
         b.del("le");
         let key = b.build();
         let gi = *index.entry(key.clone()).or_insert_with(|| {
-            groups.push(ClassicGroup { labels: key, buckets: Vec::new(), has_native: false });
+            groups.push(ClassicGroup {
+                labels: key,
+                buckets: Vec::new(),
+                has_native: false,
+            });
             groups.len() - 1
         });
         groups[gi].buckets.push(Le { upper, count: s.f });
@@ -279,7 +304,10 @@ fn by_histogram(
         if let Some(&gi) = index.get(&n.metric) {
             groups[gi].has_native = true;
             c.annotations.warn(
-                format!("vector contains a mix of classic and native histograms for metric name {:?}", n.metric.metric_name().unwrap_or("")),
+                format!(
+                    "vector contains a mix of classic and native histograms for metric name {:?}",
+                    n.metric.metric_name().unwrap_or("")
+                ),
                 vpos,
             );
             continue;
@@ -305,7 +333,13 @@ fn by_histogram(
                 b.set(l, label_value(q));
                 metric = b.build();
             }
-            out.push(Sample { metric, t: c.ts, f: native(q, h), h: None, drop_name: true });
+            out.push(Sample {
+                metric,
+                t: c.ts,
+                f: native(q, h),
+                h: None,
+                drop_name: true,
+            });
         }
     }
     for mut g in groups {
@@ -329,20 +363,45 @@ fn by_histogram(
                 b.set(l, label_value(q));
                 metric = b.build();
             }
-            out.push(Sample { metric, t: c.ts, f: val, h: None, drop_name: true });
+            out.push(Sample {
+                metric,
+                t: c.ts,
+                f: val,
+                h: None,
+                drop_name: true,
+            });
         }
     }
     Ok(Value::Vector(out))
 }
 
-fn quantiles_of(c: &mut FnCall<'_>, qs: &[f64], vec_arg: usize, q_label: Option<&str>) -> Result<Value, EvalError> {
+fn quantiles_of(
+    c: &mut FnCall<'_>,
+    qs: &[f64],
+    vec_arg: usize,
+    q_label: Option<&str>,
+) -> Result<Value, EvalError> {
     for &q in qs {
         if !(0.0..=1.0).contains(&q) {
             let qpos = c.arg_pos(if q_label.is_some() { 2 } else { 0 });
-            c.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_float(q)), qpos);
+            c.annotations.warn(
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_float(q)
+                ),
+                qpos,
+            );
         }
     }
-    by_histogram(c, vec_arg, qs, q_label, true, &|q, h| histogram::quantile(q, h), &|q, les| bucket_quantile(q, les))
+    by_histogram(
+        c,
+        vec_arg,
+        qs,
+        q_label,
+        true,
+        &|q, h| histogram::quantile(q, h),
+        &|q, les| bucket_quantile(q, les),
+    )
 }
 
 /// `histogram_quantile(q, buckets)`.
@@ -356,7 +415,10 @@ pub fn histogram_quantile(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 pub fn histogram_quantiles(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let label = c.string(1)?.to_owned();
     if !super::valid_label_name(&label) {
-        return Err(EvalError::Execution(format!("invalid label name {}", super::go_quote(&label))));
+        return Err(EvalError::Execution(format!(
+            "invalid label name {}",
+            super::go_quote(&label)
+        )));
     }
     let qs: Vec<f64> = (2..c.args.len()).map(|i| c.scalar(i)).collect();
     quantiles_of(c, &qs, 0, Some(&label))

@@ -13,7 +13,9 @@ fn check_unique(v: &[crate::value::Sample]) -> Result<(), EvalError> {
     let mut seen: HashSet<&Labels> = HashSet::with_capacity(v.len());
     for s in v {
         if !seen.insert(&s.metric) {
-            return Err(EvalError::Execution("vector cannot contain metrics with the same labelset".into()));
+            return Err(EvalError::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
         }
     }
     Ok(())
@@ -25,10 +27,16 @@ pub fn label_replace(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let repl = c.string(2)?.to_owned();
     let src = c.string(3)?.to_owned();
     let re_src = c.string(4)?.to_owned();
-    let re = Regex::new(&format!("^(?s:{re_src})$"))
-        .map_err(|e| EvalError::Execution(format!("invalid regular expression in label_replace(): {e}")))?;
+    let re = Regex::new(&format!("^(?s:{re_src})$")).map_err(|e| {
+        EvalError::Execution(format!(
+            "invalid regular expression in label_replace(): {e}"
+        ))
+    })?;
     if !valid_label_name(&dst) {
-        return Err(EvalError::Execution(format!("invalid destination label name in label_replace(): {}", go_quote(&dst))));
+        return Err(EvalError::Execution(format!(
+            "invalid destination label name in label_replace(): {}",
+            go_quote(&dst)
+        )));
     }
     let mut v = c.take_vector(0);
     for s in &mut v {
@@ -57,12 +65,18 @@ pub fn label_join(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     for i in 3..c.args.len() {
         let s = c.string(i)?.to_owned();
         if !valid_label_name(&s) {
-            return Err(EvalError::Execution(format!("invalid source label name in label_join(): {}", go_quote(&s))));
+            return Err(EvalError::Execution(format!(
+                "invalid source label name in label_join(): {}",
+                go_quote(&s)
+            )));
         }
         srcs.push(s);
     }
     if !valid_label_name(&dst) {
-        return Err(EvalError::Execution(format!("invalid destination label name in label_join(): {}", go_quote(&dst))));
+        return Err(EvalError::Execution(format!(
+            "invalid destination label name in label_join(): {}",
+            go_quote(&dst)
+        )));
     }
     let mut v = c.take_vector(0);
     for s in &mut v {
@@ -90,20 +104,26 @@ pub fn info(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
         Some(crate::parser::Expr::Vector(vs)) => vs.matchers.clone(),
         _ => Vec::new(),
     };
-    let (name_ms, data_ms): (Vec<_>, Vec<_>) = matchers.into_iter().partition(|m| m.name == METRIC_NAME);
+    let (name_ms, data_ms): (Vec<_>, Vec<_>) =
+        matchers.into_iter().partition(|m| m.name == METRIC_NAME);
     let drop_if_unmatched = data_ms.iter().any(|m| !m.matches(""));
     let mut out = Vec::with_capacity(base.len());
     for mut s in base {
         let name = s.metric.metric_name().unwrap_or("");
         // Info metrics themselves are not enriched.
-        if !name_ms.is_empty() && s.metric.metric_name().is_some() && name_ms.iter().all(|m| m.matches(name)) {
+        if !name_ms.is_empty()
+            && s.metric.metric_name().is_some()
+            && name_ms.iter().all(|m| m.matches(name))
+        {
             out.push(s);
             continue;
         }
         let mut matched = false;
         let mut b = s.metric.builder();
         for i in &infos {
-            let same_id = IDENTIFYING.iter().all(|l| i.metric.get(l) == s.metric.get(l));
+            let same_id = IDENTIFYING
+                .iter()
+                .all(|l| i.metric.get(l) == s.metric.get(l));
             if !same_id {
                 continue;
             }

@@ -80,7 +80,11 @@ pub fn round(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 pub fn scalar(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let v = c.take_vector(0);
     let floats: Vec<&Sample> = v.iter().filter(|s| s.h.is_none()).collect();
-    Ok(Value::Scalar(if floats.len() == 1 { floats[0].f } else { f64::NAN }))
+    Ok(Value::Scalar(if floats.len() == 1 {
+        floats[0].f
+    } else {
+        f64::NAN
+    }))
 }
 
 /// `min_of(a, b)`.

@@ -98,7 +98,10 @@ impl FnCall<'_> {
     pub fn string(&self, i: usize) -> Result<&str, EvalError> {
         match self.args.get(i) {
             Some(Value::String(s)) => Ok(s),
-            _ => Err(EvalError::Execution(format!("expected a string argument at position {}", i + 1))),
+            _ => Err(EvalError::Execution(format!(
+                "expected a string argument at position {}",
+                i + 1
+            ))),
         }
     }
     /// Takes the argument at `i` as an instant vector.
@@ -121,7 +124,13 @@ impl FnCall<'_> {
     }
     /// A float result sample at this step.
     pub fn sample(&self, metric: Labels, f: f64, drop_name: bool) -> Sample {
-        Sample { metric, t: self.ts, f, h: None, drop_name }
+        Sample {
+            metric,
+            t: self.ts,
+            f,
+            h: None,
+            drop_name,
+        }
     }
 }
 
@@ -137,7 +146,14 @@ macro_rules! def {
 pub static FUNCTIONS: &[FunctionDef] = &[
     def!("abs", [V], 0, V, false, math::abs),
     def!("absent", [V], 0, V, false, presence::absent),
-    def!("absent_over_time", [M], 0, V, false, presence::absent_over_time),
+    def!(
+        "absent_over_time",
+        [M],
+        0,
+        V,
+        false,
+        presence::absent_over_time
+    ),
     def!("acos", [V], 0, V, false, math::acos),
     def!("acosh", [V], 0, V, false, math::acosh),
     def!("asin", [V], 0, V, false, math::asin),
@@ -152,7 +168,14 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     def!("clamp_min", [V, S], 0, V, false, math::clamp_min),
     def!("cos", [V], 0, V, false, math::cos),
     def!("cosh", [V], 0, V, false, math::cosh),
-    def!("count_over_time", [M], 0, V, false, over_time::count_over_time),
+    def!(
+        "count_over_time",
+        [M],
+        0,
+        V,
+        false,
+        over_time::count_over_time
+    ),
     def!("days_in_month", [V], 1, V, false, time::days_in_month),
     def!("day_of_month", [V], 1, V, false, time::day_of_month),
     def!("day_of_week", [V], 1, V, false, time::day_of_week),
@@ -163,24 +186,101 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     def!("end", [], 0, S, true, time::end),
     def!("exp", [V], 0, V, false, math::exp),
     def!("floor", [V], 0, V, false, math::floor),
-    def!("first_over_time", [M], 0, V, true, over_time::first_over_time),
+    def!(
+        "first_over_time",
+        [M],
+        0,
+        V,
+        true,
+        over_time::first_over_time
+    ),
     def!("histogram_avg", [V], 0, V, false, histogram::histogram_avg),
-    def!("histogram_count", [V], 0, V, false, histogram::histogram_count),
-    def!("histogram_fraction", [S, S, V], 0, V, false, histogram::histogram_fraction),
-    def!("histogram_quantile", [S, V], 0, V, false, histogram::histogram_quantile),
-    def!("histogram_quantiles", [V, Str, S], -1, V, true, histogram::histogram_quantiles),
-    def!("histogram_stddev", [V], 0, V, false, histogram::histogram_stddev),
-    def!("histogram_stdvar", [V], 0, V, false, histogram::histogram_stdvar),
+    def!(
+        "histogram_count",
+        [V],
+        0,
+        V,
+        false,
+        histogram::histogram_count
+    ),
+    def!(
+        "histogram_fraction",
+        [S, S, V],
+        0,
+        V,
+        false,
+        histogram::histogram_fraction
+    ),
+    def!(
+        "histogram_quantile",
+        [S, V],
+        0,
+        V,
+        false,
+        histogram::histogram_quantile
+    ),
+    def!(
+        "histogram_quantiles",
+        [V, Str, S],
+        -1,
+        V,
+        true,
+        histogram::histogram_quantiles
+    ),
+    def!(
+        "histogram_stddev",
+        [V],
+        0,
+        V,
+        false,
+        histogram::histogram_stddev
+    ),
+    def!(
+        "histogram_stdvar",
+        [V],
+        0,
+        V,
+        false,
+        histogram::histogram_stdvar
+    ),
     def!("histogram_sum", [V], 0, V, false, histogram::histogram_sum),
-    def!("double_exponential_smoothing", [M, S, S], 0, V, true, over_time::double_exponential_smoothing),
+    def!(
+        "double_exponential_smoothing",
+        [M, S, S],
+        0,
+        V,
+        true,
+        over_time::double_exponential_smoothing
+    ),
     def!("hour", [V], 1, V, false, time::hour),
     def!("idelta", [M], 0, V, false, rate::idelta),
     def!("increase", [M], 0, V, false, rate::increase),
     def!("info", [V, V], 1, V, true, label::info),
     def!("irate", [M], 0, V, false, rate::irate),
-    def!("label_replace", [V, Str, Str, Str, Str], 0, V, false, label::label_replace),
-    def!("label_join", [V, Str, Str, Str], -1, V, false, label::label_join),
-    def!("last_over_time", [M], 0, V, false, over_time::last_over_time),
+    def!(
+        "label_replace",
+        [V, Str, Str, Str, Str],
+        0,
+        V,
+        false,
+        label::label_replace
+    ),
+    def!(
+        "label_join",
+        [V, Str, Str, Str],
+        -1,
+        V,
+        false,
+        label::label_join
+    ),
+    def!(
+        "last_over_time",
+        [M],
+        0,
+        V,
+        false,
+        over_time::last_over_time
+    ),
     def!("ln", [V], 0, V, false, math::ln),
     def!("log10", [V], 0, V, false, math::log10),
     def!("log2", [V], 0, V, false, math::log2),
@@ -189,16 +289,65 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     def!("min_of", [S, S], 0, S, true, math::min_of),
     def!("max_over_time", [M], 0, V, false, over_time::max_over_time),
     def!("min_over_time", [M], 0, V, false, over_time::min_over_time),
-    def!("ts_of_first_over_time", [M], 0, V, true, over_time::ts_of_first_over_time),
-    def!("ts_of_last_over_time", [M], 0, V, true, over_time::ts_of_last_over_time),
-    def!("ts_of_max_over_time", [M], 0, V, true, over_time::ts_of_max_over_time),
-    def!("ts_of_min_over_time", [M], 0, V, true, over_time::ts_of_min_over_time),
+    def!(
+        "ts_of_first_over_time",
+        [M],
+        0,
+        V,
+        true,
+        over_time::ts_of_first_over_time
+    ),
+    def!(
+        "ts_of_last_over_time",
+        [M],
+        0,
+        V,
+        true,
+        over_time::ts_of_last_over_time
+    ),
+    def!(
+        "ts_of_max_over_time",
+        [M],
+        0,
+        V,
+        true,
+        over_time::ts_of_max_over_time
+    ),
+    def!(
+        "ts_of_min_over_time",
+        [M],
+        0,
+        V,
+        true,
+        over_time::ts_of_min_over_time
+    ),
     def!("minute", [V], 1, V, false, time::minute),
     def!("month", [V], 1, V, false, time::month),
     def!("pi", [], 0, S, false, math::pi),
-    def!("predict_linear", [M, S], 0, V, false, over_time::predict_linear),
-    def!("present_over_time", [M], 0, V, false, over_time::present_over_time),
-    def!("quantile_over_time", [S, M], 0, V, false, over_time::quantile_over_time),
+    def!(
+        "predict_linear",
+        [M, S],
+        0,
+        V,
+        false,
+        over_time::predict_linear
+    ),
+    def!(
+        "present_over_time",
+        [M],
+        0,
+        V,
+        false,
+        over_time::present_over_time
+    ),
+    def!(
+        "quantile_over_time",
+        [S, M],
+        0,
+        V,
+        false,
+        over_time::quantile_over_time
+    ),
     def!("rad", [V], 0, V, false, math::rad),
     def!("range", [], 0, S, true, time::range),
     def!("rate", [M], 0, V, false, rate::rate),
@@ -211,12 +360,33 @@ pub static FUNCTIONS: &[FunctionDef] = &[
     def!("sort", [V], 0, V, false, sort::sort),
     def!("sort_desc", [V], 0, V, false, sort::sort_desc),
     def!("sort_by_label", [V, Str], -1, V, true, sort::sort_by_label),
-    def!("sort_by_label_desc", [V, Str], -1, V, true, sort::sort_by_label_desc),
+    def!(
+        "sort_by_label_desc",
+        [V, Str],
+        -1,
+        V,
+        true,
+        sort::sort_by_label_desc
+    ),
     def!("sqrt", [V], 0, V, false, math::sqrt),
     def!("start", [], 0, S, true, time::start),
     def!("step", [], 0, S, true, time::step),
-    def!("stddev_over_time", [M], 0, V, false, over_time::stddev_over_time),
-    def!("stdvar_over_time", [M], 0, V, false, over_time::stdvar_over_time),
+    def!(
+        "stddev_over_time",
+        [M],
+        0,
+        V,
+        false,
+        over_time::stddev_over_time
+    ),
+    def!(
+        "stdvar_over_time",
+        [M],
+        0,
+        V,
+        false,
+        over_time::stdvar_over_time
+    ),
     def!("sum_over_time", [M], 0, V, false, over_time::sum_over_time),
     def!("tan", [V], 0, V, false, math::tan),
     def!("tanh", [V], 0, V, false, math::tanh),
@@ -233,7 +403,11 @@ pub fn lookup(name: &str) -> Option<&'static FunctionDef> {
 
 /// Applies `f` to every float sample of the vector argument `i`, dropping the metric name;
 /// histogram samples are dropped (these functions are defined on floats only).
-pub(crate) fn map_floats(c: &mut FnCall<'_>, i: usize, f: impl Fn(f64) -> f64) -> Result<Value, EvalError> {
+pub(crate) fn map_floats(
+    c: &mut FnCall<'_>,
+    i: usize,
+    f: impl Fn(f64) -> f64,
+) -> Result<Value, EvalError> {
     let mut v = c.take_vector(i);
     v.retain(|s| s.h.is_none());
     for s in &mut v {

@@ -20,15 +20,25 @@ pub fn detect_reset(prev: &FloatHistogram, cur: &FloatHistogram) -> bool {
     if cur.count < prev.count || cur.zero_count < prev.zero_count {
         return true;
     }
-    if cur.schema != prev.schema && !(prev.schema != histogram::CUSTOM && cur.schema != histogram::CUSTOM && cur.schema < prev.schema) {
-        return cur.schema > prev.schema || cur.schema == histogram::CUSTOM || prev.schema == histogram::CUSTOM;
+    if cur.schema != prev.schema
+        && !(prev.schema != histogram::CUSTOM
+            && cur.schema != histogram::CUSTOM
+            && cur.schema < prev.schema)
+    {
+        return cur.schema > prev.schema
+            || cur.schema == histogram::CUSTOM
+            || prev.schema == histogram::CUSTOM;
     }
     if cur.zero_threshold < prev.zero_threshold {
         return true;
     }
     // Any bucket that decreased (after converting prev to the current schema) is a reset.
     match histogram::add(cur, prev, true) {
-        Ok((d, _)) => d.positive_buckets.iter().chain(d.negative_buckets.iter()).any(|&c| c < 0.0),
+        Ok((d, _)) => d
+            .positive_buckets
+            .iter()
+            .chain(d.negative_buckets.iter())
+            .any(|&c| c < 0.0),
         Err(_) => true,
     }
 }
@@ -50,7 +60,13 @@ fn over_floats(
     for s in m {
         let _ = fname;
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.info(format!("ignored histograms in a range vector for metric name {:?}", name_of(&s)), pos);
+            c.annotations.info(
+                format!(
+                    "ignored histograms in a range vector for metric name {:?}",
+                    name_of(&s)
+                ),
+                pos,
+            );
         }
         if s.floats.is_empty() {
             continue;
@@ -78,7 +94,13 @@ fn sum_or_avg(c: &mut FnCall<'_>, is_avg: bool) -> Result<Value, EvalError> {
     let mut out = Vec::with_capacity(m.len());
     for s in m {
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.warn(format!("encountered a mix of histograms and floats for metric name {:?}", name_of(&s)), pos);
+            c.annotations.warn(
+                format!(
+                    "encountered a mix of histograms and floats for metric name {:?}",
+                    name_of(&s)
+                ),
+                pos,
+            );
             continue;
         }
         if !s.hists.is_empty() {
@@ -197,7 +219,13 @@ pub fn ts_of_first_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
     let mut out = Vec::new();
     for s in m {
-        let t = s.floats.first().map(|p| p.t).into_iter().chain(s.hists.first().map(|p| p.t)).min();
+        let t = s
+            .floats
+            .first()
+            .map(|p| p.t)
+            .into_iter()
+            .chain(s.hists.first().map(|p| p.t))
+            .min();
         if let Some(t) = t {
             out.push(c.sample(s.metric, t as f64 / 1000.0, true));
         }
@@ -210,7 +238,13 @@ pub fn ts_of_last_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
     let mut out = Vec::new();
     for s in m {
-        let t = s.floats.last().map(|p| p.t).into_iter().chain(s.hists.last().map(|p| p.t)).max();
+        let t = s
+            .floats
+            .last()
+            .map(|p| p.t)
+            .into_iter()
+            .chain(s.hists.last().map(|p| p.t))
+            .max();
         if let Some(t) = t {
             out.push(c.sample(s.metric, t as f64 / 1000.0, true));
         }
@@ -222,8 +256,16 @@ fn first_or_last(c: &mut FnCall<'_>, last: bool) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
     let mut out = Vec::new();
     for s in m {
-        let f = if last { s.floats.last() } else { s.floats.first() };
-        let h = if last { s.hists.last() } else { s.hists.first() };
+        let f = if last {
+            s.floats.last()
+        } else {
+            s.floats.first()
+        };
+        let h = if last {
+            s.hists.last()
+        } else {
+            s.hists.first()
+        };
         let use_h = match (f, h) {
             (Some(f), Some(h)) => (h.t > f.t) == last,
             (None, Some(_)) => true,
@@ -232,9 +274,21 @@ fn first_or_last(c: &mut FnCall<'_>, last: bool) -> Result<Value, EvalError> {
         };
         let smp = if use_h {
             let h = h.map(|p| p.h.clone());
-            Sample { metric: s.metric, t: c.ts, f: 0.0, h, drop_name: s.drop_name }
+            Sample {
+                metric: s.metric,
+                t: c.ts,
+                f: 0.0,
+                h,
+                drop_name: s.drop_name,
+            }
         } else {
-            Sample { metric: s.metric, t: c.ts, f: f.map_or(0.0, |p| p.f), h: None, drop_name: s.drop_name }
+            Sample {
+                metric: s.metric,
+                t: c.ts,
+                f: f.map_or(0.0, |p| p.f),
+                h: None,
+                drop_name: s.drop_name,
+            }
         };
         out.push(smp);
     }
@@ -255,7 +309,13 @@ pub fn first_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 pub fn quantile_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let q = c.scalar(0);
     if !(0.0..=1.0).contains(&q) {
-        c.annotations.warn(format!("quantile value should be between 0 and 1, got {}", format_float(q)), c.arg_pos(0));
+        c.annotations.warn(
+            format!(
+                "quantile value should be between 0 and 1, got {}",
+                format_float(q)
+            ),
+            c.arg_pos(0),
+        );
     }
     let m = match c.args.get_mut(1) {
         Some(Value::Matrix(m)) => std::mem::take(m),
@@ -265,7 +325,13 @@ pub fn quantile_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let mut out = Vec::new();
     for s in m {
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.info(format!("ignored histograms in a range vector for metric name {:?}", name_of(&s)), pos);
+            c.annotations.info(
+                format!(
+                    "ignored histograms in a range vector for metric name {:?}",
+                    name_of(&s)
+                ),
+                pos,
+            );
         }
         if s.floats.is_empty() {
             continue;
@@ -331,8 +397,12 @@ pub fn changes(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
         }
         if !s.floats.is_empty() && !s.hists.is_empty() {
             // Kind changes count too.
-            let mut all: Vec<(i64, bool)> =
-                s.floats.iter().map(|p| (p.t, false)).chain(s.hists.iter().map(|p| (p.t, true))).collect();
+            let mut all: Vec<(i64, bool)> = s
+                .floats
+                .iter()
+                .map(|p| (p.t, false))
+                .chain(s.hists.iter().map(|p| (p.t, true)))
+                .collect();
             all.sort_by_key(|x| x.0);
             n = 0.0;
             let mut prev_f: Option<f64> = None;
@@ -342,7 +412,9 @@ pub fn changes(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
                 if *is_h {
                     let h = &*s.hists[hi].h;
                     hi += 1;
-                    if i > 0 && (prev_h.is_none_or(|p| !histogram::hist_equal(p, h)) || prev_f.is_some()) {
+                    if i > 0
+                        && (prev_h.is_none_or(|p| !histogram::hist_equal(p, h)) || prev_f.is_some())
+                    {
                         n += 1.0;
                     }
                     prev_h = Some(h);
@@ -350,7 +422,10 @@ pub fn changes(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
                 } else {
                     let f = s.floats[fi].f;
                     fi += 1;
-                    if i > 0 && (prev_h.is_some() || prev_f.is_some_and(|p| p != f && !(p.is_nan() && f.is_nan()))) {
+                    if i > 0
+                        && (prev_h.is_some()
+                            || prev_f.is_some_and(|p| p != f && !(p.is_nan() && f.is_nan())))
+                    {
                         n += 1.0;
                     }
                     prev_f = Some(f);
@@ -439,7 +514,13 @@ pub fn deriv(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let mut out = Vec::new();
     for s in m {
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.info(format!("ignored histograms in a range vector for metric name {:?}", name_of(&s)), pos);
+            c.annotations.info(
+                format!(
+                    "ignored histograms in a range vector for metric name {:?}",
+                    name_of(&s)
+                ),
+                pos,
+            );
         }
         if s.floats.len() < 2 {
             continue;
@@ -458,7 +539,13 @@ pub fn predict_linear(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let mut out = Vec::new();
     for s in m {
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.info(format!("ignored histograms in a range vector for metric name {:?}", name_of(&s)), pos);
+            c.annotations.info(
+                format!(
+                    "ignored histograms in a range vector for metric name {:?}",
+                    name_of(&s)
+                ),
+                pos,
+            );
         }
         if s.floats.len() < 2 {
             continue;
@@ -474,17 +561,29 @@ pub fn double_exponential_smoothing(c: &mut FnCall<'_>) -> Result<Value, EvalErr
     let sf = c.scalar(1);
     let tf = c.scalar(2);
     if !(sf > 0.0 && sf < 1.0) {
-        return Err(EvalError::Execution(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {}", go_f(sf))));
+        return Err(EvalError::Execution(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+            go_f(sf)
+        )));
     }
     if !(tf > 0.0 && tf < 1.0) {
-        return Err(EvalError::Execution(format!("invalid trend factor. Expected: 0 < tf < 1, got: {}", go_f(tf))));
+        return Err(EvalError::Execution(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+            go_f(tf)
+        )));
     }
     let m = c.take_matrix(0);
     let pos = c.arg_pos(0);
     let mut out = Vec::new();
     for s in m {
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.info(format!("ignored histograms in a range vector for metric name {:?}", name_of(&s)), pos);
+            c.annotations.info(
+                format!(
+                    "ignored histograms in a range vector for metric name {:?}",
+                    name_of(&s)
+                ),
+                pos,
+            );
         }
         let p = &s.floats;
         if p.len() < 2 {

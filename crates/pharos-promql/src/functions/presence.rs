@@ -42,7 +42,9 @@ pub fn absent(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 /// `absent_over_time(range)`: 1 when no series has samples in the range.
 pub fn absent_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
-    if m.iter().any(|s| !s.floats.is_empty() || !s.hists.is_empty()) {
+    if m.iter()
+        .any(|s| !s.floats.is_empty() || !s.hists.is_empty())
+    {
         return Ok(Value::Vector(Vec::new()));
     }
     let e = match c.exprs.first() {

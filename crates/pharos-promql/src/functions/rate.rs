@@ -27,20 +27,29 @@ pub fn delta(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 
 fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
-    let Some((range_start, range_end)) = c.window else { return Ok(Value::Vector(Vec::new())) };
+    let Some((range_start, range_end)) = c.window else {
+        return Ok(Value::Vector(Vec::new()));
+    };
     let (anchored, smoothed) = c.range_flags;
     let pos = c.arg_pos(0);
     let mut out = Vec::with_capacity(m.len());
     for s in m {
         let name = s.metric.metric_name().unwrap_or("").to_string();
-        if is_counter && !s.floats.is_empty() && !name.is_empty() && !COUNTER_SUFFIXES.iter().any(|x| name.ends_with(x)) {
+        if is_counter
+            && !s.floats.is_empty()
+            && !name.is_empty()
+            && !COUNTER_SUFFIXES.iter().any(|x| name.ends_with(x))
+        {
             c.annotations.info(
                 format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
                 pos,
             );
         }
         if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.warn(format!("encountered a mix of histograms and floats for metric name {name:?}"), pos);
+            c.annotations.warn(
+                format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                pos,
+            );
             continue;
         }
         if anchored || smoothed {
@@ -50,7 +59,9 @@ fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<V
             continue;
         }
         if s.hists.len() > 1 {
-            if let Some(h) = histogram_rate(c, &s, &name, is_counter, is_rate, range_start, range_end) {
+            if let Some(h) =
+                histogram_rate(c, &s, &name, is_counter, is_rate, range_start, range_end)
+            {
                 let mut smp = c.sample(s.metric, 0.0, true);
                 smp.h = Some(Box::new(h));
                 out.push(smp);
@@ -127,7 +138,14 @@ fn extrapolation_factor(
 
 /// Anchored and smoothed ranges: no extrapolation; the value at each window edge is taken from
 /// the sample at or before it (anchored) or interpolated between neighbours (smoothed).
-fn extended(s: &Series, lo: i64, hi: i64, is_counter: bool, is_rate: bool, smoothed: bool) -> Option<f64> {
+fn extended(
+    s: &Series,
+    lo: i64,
+    hi: i64,
+    is_counter: bool,
+    is_rate: bool,
+    smoothed: bool,
+) -> Option<f64> {
     let pts = &s.floats;
     if pts.is_empty() {
         return None;
@@ -185,14 +203,31 @@ fn histogram_rate(
     let pos = c.arg_pos(0);
     let first = &s.hists[0];
     let last = &s.hists[s.hists.len() - 1];
-    if is_counter && s.hists.iter().any(|h| h.h.counter_reset_hint == histogram::GAUGE) {
-        c.annotations.warn(format!("this native histogram metric is not a counter: {name:?}"), pos);
+    if is_counter
+        && s.hists
+            .iter()
+            .any(|h| h.h.counter_reset_hint == histogram::GAUGE)
+    {
+        c.annotations.warn(
+            format!("this native histogram metric is not a counter: {name:?}"),
+            pos,
+        );
     }
-    if !is_counter && s.hists.iter().any(|h| h.h.counter_reset_hint != histogram::GAUGE) {
-        c.annotations.warn(format!("this native histogram metric is not a gauge: {name:?}"), pos);
+    if !is_counter
+        && s.hists
+            .iter()
+            .any(|h| h.h.counter_reset_hint != histogram::GAUGE)
+    {
+        c.annotations.warn(
+            format!("this native histogram metric is not a gauge: {name:?}"),
+            pos,
+        );
     }
     let schema_custom = first.h.schema == histogram::CUSTOM;
-    if s.hists.iter().any(|h| (h.h.schema == histogram::CUSTOM) != schema_custom) {
+    if s.hists
+        .iter()
+        .any(|h| (h.h.schema == histogram::CUSTOM) != schema_custom)
+    {
         c.annotations.warn(
             format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
             pos,
@@ -210,15 +245,32 @@ fn histogram_rate(
         }
     }
     // The schema of the result is the minimum of all samples.
-    let min_schema = s.hists.iter().map(|h| h.h.schema).min().unwrap_or(result.schema);
+    let min_schema = s
+        .hists
+        .iter()
+        .map(|h| h.h.schema)
+        .min()
+        .unwrap_or(result.schema);
     if min_schema < result.schema && !schema_custom {
-        let zero = FloatHistogram { schema: min_schema, ..Default::default() };
+        let zero = FloatHistogram {
+            schema: min_schema,
+            ..Default::default()
+        };
         result = histogram::add(&result, &zero, false).ok()?.0;
     }
     let n1 = (s.hists.len() - 1) as f64;
     let zero_clamp = is_counter && result.count > 0.0 && first.h.count >= 0.0;
-    let factor =
-        extrapolation_factor(first.t, last.t, n1, range_start, range_end, zero_clamp, first.h.count, result.count, is_rate);
+    let factor = extrapolation_factor(
+        first.t,
+        last.t,
+        n1,
+        range_start,
+        range_end,
+        zero_clamp,
+        first.h.count,
+        result.count,
+        is_rate,
+    );
     histogram::scale(&mut result, factor);
     result.counter_reset_hint = histogram::GAUGE;
     Some(result)
@@ -245,7 +297,13 @@ fn instant(c: &mut FnCall<'_>, is_rate: bool) -> Result<Value, EvalError> {
         // The last two samples, whatever their kind.
         let mut pts: Vec<(i64, Option<&FloatHistogram>, f64)> = Vec::with_capacity(4);
         pts.extend(s.floats.iter().rev().take(2).map(|p| (p.t, None, p.f)));
-        pts.extend(s.hists.iter().rev().take(2).map(|p| (p.t, Some(&*p.h), 0.0)));
+        pts.extend(
+            s.hists
+                .iter()
+                .rev()
+                .take(2)
+                .map(|p| (p.t, Some(&*p.h), 0.0)),
+        );
         pts.sort_by_key(|p| std::cmp::Reverse(p.0));
         let (last, prev) = (pts[0], pts[1]);
         let dt = last.0 - prev.0;
@@ -265,12 +323,21 @@ fn instant(c: &mut FnCall<'_>, is_rate: bool) -> Result<Value, EvalError> {
             }
             (Some(lh), Some(ph)) => {
                 let name = s.metric.metric_name().unwrap_or("").to_string();
-                let gauges = [lh, ph].iter().filter(|h| h.counter_reset_hint == histogram::GAUGE).count();
+                let gauges = [lh, ph]
+                    .iter()
+                    .filter(|h| h.counter_reset_hint == histogram::GAUGE)
+                    .count();
                 if is_rate && gauges > 0 {
-                    c.annotations.warn(format!("this native histogram metric is not a counter: {name:?}"), pos);
+                    c.annotations.warn(
+                        format!("this native histogram metric is not a counter: {name:?}"),
+                        pos,
+                    );
                 }
                 if !is_rate && gauges == 1 {
-                    c.annotations.warn(format!("this native histogram metric is not a gauge: {name:?}"), pos);
+                    c.annotations.warn(
+                        format!("this native histogram metric is not a gauge: {name:?}"),
+                        pos,
+                    );
                 }
                 let mut h = if is_rate && crate::functions::over_time::detect_reset(ph, lh) {
                     lh.clone()
@@ -278,7 +345,10 @@ fn instant(c: &mut FnCall<'_>, is_rate: bool) -> Result<Value, EvalError> {
                     match histogram::add(lh, ph, true) {
                         Ok((h, mismatch)) => {
                             if mismatch {
-                                c.annotations.info("mismatched custom buckets were reconciled during subtraction", pos);
+                                c.annotations.info(
+                                    "mismatched custom buckets were reconciled during subtraction",
+                                    pos,
+                                );
                             }
                             h
                         }
@@ -301,7 +371,10 @@ fn instant(c: &mut FnCall<'_>, is_rate: bool) -> Result<Value, EvalError> {
             }
             _ => {
                 let name = s.metric.metric_name().unwrap_or("").to_string();
-                c.annotations.warn(format!("encountered a mix of histograms and floats for metric name {name:?}"), pos);
+                c.annotations.warn(
+                    format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                    pos,
+                );
             }
         }
     }

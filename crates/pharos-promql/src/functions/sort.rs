@@ -63,7 +63,9 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 }
 
 fn by_label(c: &mut FnCall<'_>, desc: bool) -> Result<Value, EvalError> {
-    let names: Vec<String> = (1..c.args.len()).filter_map(|i| c.string(i).ok().map(str::to_owned)).collect();
+    let names: Vec<String> = (1..c.args.len())
+        .filter_map(|i| c.string(i).ok().map(str::to_owned))
+        .collect();
     let mut v = c.take_vector(0);
     v.sort_by(|a, b| {
         for n in &names {

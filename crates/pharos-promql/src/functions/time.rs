@@ -104,7 +104,11 @@ fn date_fn(c: &mut FnCall<'_>, f: fn(&Civil) -> f64) -> Result<Value, EvalError>
     let mut v = c.take_vector(0);
     v.retain(|s| s.h.is_none());
     for s in &mut v {
-        let secs = if s.f.is_nan() || s.f.is_infinite() { i64::MIN / 1000 } else { s.f as i64 };
+        let secs = if s.f.is_nan() || s.f.is_infinite() {
+            i64::MIN / 1000
+        } else {
+            s.f as i64
+        };
         s.f = f(&civil(secs));
         s.t = c.ts;
         s.drop_name = true;
@@ -159,8 +163,14 @@ mod tests {
     #[test]
     fn civil_dates() {
         let d = civil(0);
-        assert_eq!((d.year, d.month, d.day, d.weekday, d.yday), (1970, 1, 1, 4, 1));
+        assert_eq!(
+            (d.year, d.month, d.day, d.weekday, d.yday),
+            (1970, 1, 1, 4, 1)
+        );
         let d = civil(1_709_251_199); // 2024-02-29T23:59:59Z
-        assert_eq!((d.year, d.month, d.day, d.hour, d.minute, d.yday), (2024, 2, 29, 23, 59, 60));
+        assert_eq!(
+            (d.year, d.month, d.day, d.hour, d.minute, d.yday),
+            (2024, 2, 29, 23, 59, 60)
+        );
     }
 }

@@ -76,7 +76,10 @@ pub enum BinOp {
 impl BinOp {
     /// True for `==`, `!=`, `>`, `<`, `>=`, `<=`.
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Eql | BinOp::Neq | BinOp::Gtr | BinOp::Lss | BinOp::Gte | BinOp::Lte)
+        matches!(
+            self,
+            BinOp::Eql | BinOp::Neq | BinOp::Gtr | BinOp::Lss | BinOp::Gte | BinOp::Lte
+        )
     }
     /// True for `and`, `or`, `unless`.
     pub fn is_set(self) -> bool {
@@ -398,7 +401,15 @@ fn fmt_dur(ms: i64) -> String {
     }
     let mut out = String::new();
     let mut rest = ms;
-    for (unit, size) in [("y", 31_536_000_000), ("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+    for (unit, size) in [
+        ("y", 31_536_000_000),
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
         if rest >= size {
             out.push_str(&format!("{}{unit}", rest / size));
             rest %= size;
@@ -430,7 +441,11 @@ impl fmt::Display for VectorSelector {
         let ms: Vec<String> = self
             .matchers
             .iter()
-            .filter(|m| !(self.name.is_some() && m.name == "__name__" && m.op == pharos_model::MatchOp::Equal))
+            .filter(|m| {
+                !(self.name.is_some()
+                    && m.name == "__name__"
+                    && m.op == pharos_model::MatchOp::Equal)
+            })
             .map(|m| m.to_string())
             .collect();
         if !ms.is_empty() || self.name.is_none() {
@@ -448,27 +463,55 @@ impl fmt::Display for Expr {
             Expr::Str(s, _) => write!(f, "{s:?}"),
             Expr::Paren(e, _) => write!(f, "({e})"),
             Expr::Neg(e, _) => write!(f, "-{e}"),
-            Expr::Binary { op, lhs, rhs, return_bool, matching, .. } => {
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                return_bool,
+                matching,
+                ..
+            } => {
                 write!(f, "{lhs} {}", op.as_str())?;
                 if *return_bool {
                     f.write_str(" bool")?;
                 }
                 if let Some(m) = matching {
                     if m.on || !m.labels.is_empty() {
-                        write!(f, " {}({})", if m.on { "on" } else { "ignoring" }, m.labels.join(", "))?;
+                        write!(
+                            f,
+                            " {}({})",
+                            if m.on { "on" } else { "ignoring" },
+                            m.labels.join(", ")
+                        )?;
                     }
                     match m.card {
-                        Cardinality::ManyToOne => write!(f, " group_left({})", m.include.join(", "))?,
-                        Cardinality::OneToMany => write!(f, " group_right({})", m.include.join(", "))?,
+                        Cardinality::ManyToOne => {
+                            write!(f, " group_left({})", m.include.join(", "))?
+                        }
+                        Cardinality::OneToMany => {
+                            write!(f, " group_right({})", m.include.join(", "))?
+                        }
                         _ => {}
                     }
                 }
                 write!(f, " {rhs}")
             }
-            Expr::Aggregate { op, expr, param, grouping, without, .. } => {
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                without,
+                ..
+            } => {
                 f.write_str(op.as_str())?;
                 if *without || !grouping.is_empty() {
-                    write!(f, " {} ({})", if *without { "without" } else { "by" }, grouping.join(", "))?;
+                    write!(
+                        f,
+                        " {} ({})",
+                        if *without { "without" } else { "by" },
+                        grouping.join(", ")
+                    )?;
                     f.write_str(" ")?;
                 }
                 match param {
@@ -489,7 +532,13 @@ impl fmt::Display for Expr {
                 fmt_mods(f, m.vs.offset, m.vs.at)
             }
             Expr::Subquery(s) => {
-                write!(f, "{}[{}:{}]", s.expr, fmt_dur(s.range), s.step.map(fmt_dur).unwrap_or_default())?;
+                write!(
+                    f,
+                    "{}[{}:{}]",
+                    s.expr,
+                    fmt_dur(s.range),
+                    s.step.map(fmt_dur).unwrap_or_default()
+                )?;
                 fmt_mods(f, s.offset, s.at)
             }
         }

@@ -31,8 +31,8 @@ pub struct Token {
 }
 
 const OPS: &[&str] = &[
-    ">/", "</", "==", "!=", ">=", "<=", "=~", "!~", "+", "-", "*", "/", "%", "^", ">", "<", "=", "(", ")", "{",
-    "}", "[", "]", ",", ":", "@",
+    ">/", "</", "==", "!=", ">=", "<=", "=~", "!~", "+", "-", "*", "/", "%", "^", ">", "<", "=",
+    "(", ")", "{", "}", "[", "]", ",", ":", "@",
 ];
 
 /// Lexes the whole input.
@@ -74,7 +74,11 @@ pub fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Ident(input[start..i].to_string()), start, end: i });
+            out.push(Token {
+                tok: Tok::Ident(input[start..i].to_string()),
+                start,
+                end: i,
+            });
             continue;
         }
         if c.is_ascii_digit() || (c == b'.' && i + 1 < b.len() && b[i + 1].is_ascii_digit()) {
@@ -86,24 +90,40 @@ pub fn lex(input: &str) -> Result<Vec<Token>, ParseError> {
         if c == b'"' || c == b'\'' || c == b'`' {
             let (s, end) = lex_string(input, i)?;
             i = end;
-            out.push(Token { tok: Tok::Str(s), start, end: i });
+            out.push(Token {
+                tok: Tok::Str(s),
+                start,
+                end: i,
+            });
             continue;
         }
         let mut matched = false;
         for op in OPS {
             if input[i..].starts_with(op) {
                 i += op.len();
-                out.push(Token { tok: Tok::Op(op), start, end: i });
+                out.push(Token {
+                    tok: Tok::Op(op),
+                    start,
+                    end: i,
+                });
                 matched = true;
                 break;
             }
         }
         if !matched {
             let ch = input[i..].chars().next().unwrap_or('?');
-            return Err(ParseError::at(input, start, format!("unexpected character: {ch:?}")));
+            return Err(ParseError::at(
+                input,
+                start,
+                format!("unexpected character: {ch:?}"),
+            ));
         }
     }
-    out.push(Token { tok: Tok::Eof, start: input.len(), end: input.len() });
+    out.push(Token {
+        tok: Tok::Eof,
+        start: input.len(),
+        end: input.len(),
+    });
     Ok(out)
 }
 
@@ -115,8 +135,13 @@ fn lex_number(input: &str, start: usize) -> Result<(Tok, usize), ParseError> {
         while i < b.len() && b[i].is_ascii_hexdigit() {
             i += 1;
         }
-        let v = i64::from_str_radix(&input[start + 2..i], 16)
-            .map_err(|_| ParseError::at(input, start, format!("bad number or duration syntax: {:?}", &input[start..i])))?;
+        let v = i64::from_str_radix(&input[start + 2..i], 16).map_err(|_| {
+            ParseError::at(
+                input,
+                start,
+                format!("bad number or duration syntax: {:?}", &input[start..i]),
+            )
+        })?;
         return Ok((Tok::Number(v as f64), i));
     }
     // A duration is digits followed by a unit, possibly repeated (`1h30m`).
@@ -143,12 +168,20 @@ fn lex_number(input: &str, start: usize) -> Result<(Tok, usize), ParseError> {
         while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
             j += 1;
         }
-        return Err(ParseError::at(input, start, format!("bad number or duration syntax: {:?}", &input[start..j])));
+        return Err(ParseError::at(
+            input,
+            start,
+            format!("bad number or duration syntax: {:?}", &input[start..j]),
+        ));
     }
     let text = &input[start..i];
-    let v: f64 = text
-        .parse()
-        .map_err(|_| ParseError::at(input, start, format!("bad number or duration syntax: {text:?}")))?;
+    let v: f64 = text.parse().map_err(|_| {
+        ParseError::at(
+            input,
+            start,
+            format!("bad number or duration syntax: {text:?}"),
+        )
+    })?;
     Ok((Tok::Number(v), i))
 }
 
@@ -205,21 +238,33 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), ParseError> 
             i += 1;
         }
         if i >= b.len() {
-            return Err(ParseError::at(input, start, "unterminated raw string".into()));
+            return Err(ParseError::at(
+                input,
+                start,
+                "unterminated raw string".into(),
+            ));
         }
         return Ok((input[start + 1..i].to_string(), i + 1));
     }
     let mut bytes: Vec<u8> = Vec::new();
     loop {
         let Some(&c) = b.get(i) else {
-            return Err(ParseError::at(input, start, "unterminated quoted string".into()));
+            return Err(ParseError::at(
+                input,
+                start,
+                "unterminated quoted string".into(),
+            ));
         };
         if c == quote {
             i += 1;
             break;
         }
         if c == b'\n' {
-            return Err(ParseError::at(input, start, "unterminated quoted string".into()));
+            return Err(ParseError::at(
+                input,
+                start,
+                "unterminated quoted string".into(),
+            ));
         }
         if c != b'\\' {
             bytes.push(c);
@@ -227,7 +272,11 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), ParseError> 
             continue;
         }
         let Some(&e) = b.get(i + 1) else {
-            return Err(ParseError::at(input, start, "unterminated quoted string".into()));
+            return Err(ParseError::at(
+                input,
+                start,
+                "unterminated quoted string".into(),
+            ));
         };
         i += 2;
         match e {
@@ -246,27 +295,37 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), ParseError> 
                     b'u' => 4,
                     _ => 8,
                 };
-                let hex = input.get(i..i + n).ok_or_else(|| ParseError::at(input, i, "invalid escape sequence".into()))?;
+                let hex = input
+                    .get(i..i + n)
+                    .ok_or_else(|| ParseError::at(input, i, "invalid escape sequence".into()))?;
                 let v = u32::from_str_radix(hex, 16)
                     .map_err(|_| ParseError::at(input, i, "invalid escape sequence".into()))?;
                 i += n;
                 if e == b'x' {
                     bytes.push(v as u8);
                 } else {
-                    let ch = char::from_u32(v).ok_or_else(|| ParseError::at(input, i, "invalid escape sequence".into()))?;
+                    let ch = char::from_u32(v).ok_or_else(|| {
+                        ParseError::at(input, i, "invalid escape sequence".into())
+                    })?;
                     let mut buf = [0u8; 4];
                     bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                 }
             }
             b'0'..=b'7' => {
-                let oct = input.get(i - 1..i + 2).ok_or_else(|| ParseError::at(input, i, "invalid escape sequence".into()))?;
+                let oct = input
+                    .get(i - 1..i + 2)
+                    .ok_or_else(|| ParseError::at(input, i, "invalid escape sequence".into()))?;
                 let v = u32::from_str_radix(oct, 8)
                     .map_err(|_| ParseError::at(input, i, "invalid escape sequence".into()))?;
                 i += 2;
                 bytes.push(v as u8);
             }
             _ => {
-                return Err(ParseError::at(input, i - 2, format!("unknown escape sequence {:?}", e as char)));
+                return Err(ParseError::at(
+                    input,
+                    i - 2,
+                    format!("unknown escape sequence {:?}", e as char),
+                ));
             }
         }
     }

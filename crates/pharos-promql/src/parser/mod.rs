@@ -8,8 +8,8 @@ mod lexer;
 mod parse;
 
 pub use ast::{
-    line_col, AggOp, AtModifier, BinOp, Cardinality, Expr, MatrixSelector, PosRange, Subquery, VectorMatching,
-    VectorSelector,
+    line_col, AggOp, AtModifier, BinOp, Cardinality, Expr, MatrixSelector, PosRange, Subquery,
+    VectorMatching, VectorSelector,
 };
 pub use lexer::{try_duration, INVALID_UTF8_PREFIX};
 pub use parse::{parse, parse_selector, ParseOptions};
@@ -29,7 +29,11 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn at(input: &str, offset: usize, message: String) -> Self {
-        ParseError { position: line_col(input, offset), offset, message }
+        ParseError {
+            position: line_col(input, offset),
+            offset,
+            message,
+        }
     }
 }
 

@@ -22,9 +22,19 @@ pub struct ParseOptions {
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
     let toks = lex(input)?;
-    let mut p = Parser { input, toks, i: 0, opts, allow_empty_selector: false };
+    let mut p = Parser {
+        input,
+        toks,
+        i: 0,
+        opts,
+        allow_empty_selector: false,
+    };
     if matches!(p.peek(), Tok::Eof) {
-        return Err(ParseError::at(input, 0, "no expression found in input".into()));
+        return Err(ParseError::at(
+            input,
+            0,
+            "no expression found in input".into(),
+        ));
     }
     let e = p.expr(0)?;
     if !matches!(p.peek(), Tok::Eof) {
@@ -36,10 +46,20 @@ pub fn parse(input: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
 /// Parses a bare series selector such as `foo{a="b"}` (used by the test-script loader and the
 /// series/labels API).
 pub fn parse_selector(input: &str) -> Result<VectorSelector, ParseError> {
-    let e = parse(input, ParseOptions { experimental_functions: true, ..Default::default() })?;
+    let e = parse(
+        input,
+        ParseOptions {
+            experimental_functions: true,
+            ..Default::default()
+        },
+    )?;
     match e {
         Expr::Vector(v) => Ok(v),
-        _ => Err(ParseError::at(input, 0, "expected a series selector".into())),
+        _ => Err(ParseError::at(
+            input,
+            0,
+            "expected a series selector".into(),
+        )),
     }
 }
 
@@ -70,7 +90,11 @@ impl<'a> Parser<'a> {
         self.toks.get(self.i + k).map_or(&Tok::Eof, |t| &t.tok)
     }
     fn tok(&self) -> Token {
-        self.toks.get(self.i).cloned().unwrap_or(Token { tok: Tok::Eof, start: self.input.len(), end: self.input.len() })
+        self.toks.get(self.i).cloned().unwrap_or(Token {
+            tok: Tok::Eof,
+            start: self.input.len(),
+            end: self.input.len(),
+        })
     }
     fn bump(&mut self) -> Token {
         let t = self.tok();
@@ -83,7 +107,9 @@ impl<'a> Parser<'a> {
         if self.i == 0 {
             0
         } else {
-            self.toks.get(self.i - 1).map_or(self.input.len(), |t| t.end)
+            self.toks
+                .get(self.i - 1)
+                .map_or(self.input.len(), |t| t.end)
         }
     }
     fn err(&self, offset: usize, msg: impl Into<String>) -> ParseError {
@@ -101,7 +127,10 @@ impl<'a> Parser<'a> {
     }
     fn unexpected(&self, wanted: &str) -> ParseError {
         let t = self.tok();
-        self.err(t.start, format!("unexpected {}, expected {wanted}", Self::describe(&t.tok)))
+        self.err(
+            t.start,
+            format!("unexpected {}, expected {wanted}", Self::describe(&t.tok)),
+        )
     }
     fn is_op(&self, op: &str) -> bool {
         matches!(self.peek(), Tok::Op(o) if *o == op)
@@ -159,7 +188,11 @@ impl<'a> Parser<'a> {
                 return_bool = true;
             }
             let mut matching = VectorMatching {
-                card: if op.is_set() { Cardinality::ManyToMany } else { Cardinality::OneToOne },
+                card: if op.is_set() {
+                    Cardinality::ManyToMany
+                } else {
+                    Cardinality::OneToOne
+                },
                 on: false,
                 labels: vec![],
                 include: vec![],
@@ -176,9 +209,16 @@ impl<'a> Parser<'a> {
                     let left = self.is_ident("group_left");
                     let t = self.bump();
                     if op.is_set() {
-                        return Err(self.err(t.start, format!("no grouping allowed for \"{}\" operation", op.as_str())));
+                        return Err(self.err(
+                            t.start,
+                            format!("no grouping allowed for \"{}\" operation", op.as_str()),
+                        ));
                     }
-                    matching.card = if left { Cardinality::ManyToOne } else { Cardinality::OneToMany };
+                    matching.card = if left {
+                        Cardinality::ManyToOne
+                    } else {
+                        Cardinality::OneToMany
+                    };
                     if self.is_op("(") {
                         matching.include = self.label_list()?;
                     }
@@ -187,7 +227,9 @@ impl<'a> Parser<'a> {
             // `fill(v)`, `fill_left(v)`, `fill_right(v)` modifiers.
             loop {
                 let which = match self.peek() {
-                    Tok::Ident(w) if matches!(self.peek_at(1), Tok::Op("(")) => w.to_ascii_lowercase(),
+                    Tok::Ident(w) if matches!(self.peek_at(1), Tok::Op("(")) => {
+                        w.to_ascii_lowercase()
+                    }
                     _ => break,
                 };
                 if !matches!(which.as_str(), "fill" | "fill_left" | "fill_right") {
@@ -220,8 +262,20 @@ impl<'a> Parser<'a> {
             }
             let next_min = if op == BinOp::Pow { prec } else { prec + 1 };
             let rhs = self.expr(next_min)?;
-            let pos = PosRange { start: lhs.pos().start, end: rhs.pos().end };
-            lhs = self.check_binary(op, lhs, rhs, return_bool, matching, has_matching, op_tok.start, pos)?;
+            let pos = PosRange {
+                start: lhs.pos().start,
+                end: rhs.pos().end,
+            };
+            lhs = self.check_binary(
+                op,
+                lhs,
+                rhs,
+                return_bool,
+                matching,
+                has_matching,
+                op_tok.start,
+                pos,
+            )?;
         }
         Ok(lhs)
     }
@@ -242,28 +296,50 @@ impl<'a> Parser<'a> {
         let rt = rhs.value_type();
         let ok = |t: ValueType| t == ValueType::Scalar || t == ValueType::Vector;
         if !ok(lt) || !ok(rt) {
-            return Err(self.err(pos.start, "binary expression must contain only scalar and instant vector types"));
+            return Err(self.err(
+                pos.start,
+                "binary expression must contain only scalar and instant vector types",
+            ));
         }
         if return_bool && !op.is_comparison() {
-            return Err(self.err(op_at, "bool modifier can only be used on comparison operators"));
+            return Err(self.err(
+                op_at,
+                "bool modifier can only be used on comparison operators",
+            ));
         }
-        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
+        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
+        {
             return Err(self.err(op_at, "comparisons between scalars must use BOOL modifier"));
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         if has_matching && !both_vectors {
-            return Err(self.err(pos.start, "vector matching only allowed between instant vectors"));
+            return Err(self.err(
+                pos.start,
+                "vector matching only allowed between instant vectors",
+            ));
         }
         if op.is_set() && !both_vectors {
             return Err(self.err(
                 pos.start,
-                format!("set operator \"{}\" not allowed in binary scalar expression", op.as_str()),
+                format!(
+                    "set operator \"{}\" not allowed in binary scalar expression",
+                    op.as_str()
+                ),
             ));
         }
-        if both_vectors && matches!(matching.card, Cardinality::ManyToOne | Cardinality::OneToMany) && matching.on {
+        if both_vectors
+            && matches!(
+                matching.card,
+                Cardinality::ManyToOne | Cardinality::OneToMany
+            )
+            && matching.on
+        {
             for l in &matching.include {
                 if matching.labels.contains(l) {
-                    return Err(self.err(op_at, format!("label \"{l}\" must not occur in ON and GROUP clause at once")));
+                    return Err(self.err(
+                        op_at,
+                        format!("label \"{l}\" must not occur in ON and GROUP clause at once"),
+                    ));
                 }
             }
         }
@@ -275,7 +351,14 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        Ok(Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs), return_bool, matching, pos })
+        Ok(Expr::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            return_bool,
+            matching,
+            pos,
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
@@ -284,7 +367,10 @@ impl<'a> Parser<'a> {
             let neg = matches!(t.tok, Tok::Op("-"));
             // Unary operators bind tighter than everything except `^`.
             let e = self.expr(BinOp::Pow.precedence())?;
-            let pos = PosRange { start: t.start, end: e.pos().end };
+            let pos = PosRange {
+                start: t.start,
+                end: e.pos().end,
+            };
             let ty = e.value_type();
             if ty != ValueType::Scalar && ty != ValueType::Vector {
                 return Err(self.err(
@@ -401,7 +487,12 @@ impl<'a> Parser<'a> {
                         self.bump();
                         self.expect_op("(")?;
                         self.expect_op(")")?;
-                        Ok(if w == "step" { self.opts.step } else { self.opts.range } as f64 / 1000.0)
+                        Ok(if w == "step" {
+                            self.opts.step
+                        } else {
+                            self.opts.range
+                        } as f64
+                            / 1000.0)
                     }
                     "min_of" | "max_of" => {
                         self.bump();
@@ -426,33 +517,63 @@ impl<'a> Parser<'a> {
                 let range = self.duration_value("duration")?;
                 if self.is_op(":") {
                     self.bump();
-                    let step = if self.is_op("]") { None } else { Some(self.duration_value("duration")?) };
+                    let step = if self.is_op("]") {
+                        None
+                    } else {
+                        Some(self.duration_value("duration")?)
+                    };
                     let close = self.expect_op("]")?;
                     let ty = e.value_type();
                     if ty != ValueType::Vector {
                         return Err(self.err(
                             e.pos().start,
-                            format!("subquery is only allowed on instant vector, got {} instead", type_name(ty)),
+                            format!(
+                                "subquery is only allowed on instant vector, got {} instead",
+                                type_name(ty)
+                            ),
                         ));
                     }
                     if step == Some(0) {
                         return Err(self.err(open.start, "zero step in subquery"));
                     }
-                    let pos = PosRange { start: e.pos().start, end: close.end };
-                    e = Expr::Subquery(Subquery { expr: Box::new(e), range, step, offset: 0, at: None, pos });
+                    let pos = PosRange {
+                        start: e.pos().start,
+                        end: close.end,
+                    };
+                    e = Expr::Subquery(Subquery {
+                        expr: Box::new(e),
+                        range,
+                        step,
+                        offset: 0,
+                        at: None,
+                        pos,
+                    });
                 } else {
                     let close = self.expect_op("]")?;
                     let Expr::Vector(vs) = e else {
-                        return Err(self.err(open.start, "ranges only allowed for vector selectors"));
+                        return Err(
+                            self.err(open.start, "ranges only allowed for vector selectors")
+                        );
                     };
                     if vs.offset != 0 || vs.at.is_some() {
-                        return Err(self.err(open.start, "no offset or @ modifiers allowed before range"));
+                        return Err(
+                            self.err(open.start, "no offset or @ modifiers allowed before range")
+                        );
                     }
                     if range <= 0 {
                         return Err(self.err(open.start, "range must be greater than 0"));
                     }
-                    let pos = PosRange { start: vs.pos.start, end: close.end };
-                    e = Expr::Matrix(MatrixSelector { vs, range, anchored: false, smoothed: false, pos });
+                    let pos = PosRange {
+                        start: vs.pos.start,
+                        end: close.end,
+                    };
+                    e = Expr::Matrix(MatrixSelector {
+                        vs,
+                        range,
+                        anchored: false,
+                        smoothed: false,
+                        pos,
+                    });
                 }
                 continue;
             }
@@ -516,7 +637,10 @@ impl<'a> Parser<'a> {
                     self.bump();
                     let v = if neg { -v } else { v };
                     if !v.is_finite() || v.abs() * 1000.0 > i64::MAX as f64 {
-                        return Err(self.err(nt.start, format!("timestamp out of bounds for @ modifier: {v}")));
+                        return Err(self.err(
+                            nt.start,
+                            format!("timestamp out of bounds for @ modifier: {v}"),
+                        ));
                     }
                     AtModifier::At((v * 1000.0).round() as i64)
                 };
@@ -577,21 +701,45 @@ impl<'a> Parser<'a> {
         match &t.tok {
             Tok::Number(v) => {
                 self.bump();
-                Ok(Expr::Number(*v, PosRange { start: t.start, end: t.end }))
+                Ok(Expr::Number(
+                    *v,
+                    PosRange {
+                        start: t.start,
+                        end: t.end,
+                    },
+                ))
             }
             Tok::Duration(ms) => {
                 self.bump();
-                Ok(Expr::Number(*ms as f64 / 1000.0, PosRange { start: t.start, end: t.end }))
+                Ok(Expr::Number(
+                    *ms as f64 / 1000.0,
+                    PosRange {
+                        start: t.start,
+                        end: t.end,
+                    },
+                ))
             }
             Tok::Str(s) => {
                 self.bump();
-                Ok(Expr::Str(s.clone(), PosRange { start: t.start, end: t.end }))
+                Ok(Expr::Str(
+                    s.clone(),
+                    PosRange {
+                        start: t.start,
+                        end: t.end,
+                    },
+                ))
             }
             Tok::Op("(") => {
                 self.bump();
                 let e = self.expr(0)?;
                 let close = self.expect_op(")")?;
-                Ok(Expr::Paren(Box::new(e), PosRange { start: t.start, end: close.end }))
+                Ok(Expr::Paren(
+                    Box::new(e),
+                    PosRange {
+                        start: t.start,
+                        end: close.end,
+                    },
+                ))
             }
             Tok::Op("{") => self.selector(None, t.start),
             Tok::Ident(word) => {
@@ -606,19 +754,24 @@ impl<'a> Parser<'a> {
                 }
                 if matches!(next, Tok::Op("(")) {
                     let Some(func) = functions::lookup(&word) else {
-                        return Err(self.err(t.start, format!("unknown function with name {word:?}")));
+                        return Err(
+                            self.err(t.start, format!("unknown function with name {word:?}"))
+                        );
                     };
                     if func.experimental && !self.opts.experimental_functions {
-                        return Err(self.err(
-                            t.start,
-                            format!("function {word:?} is not enabled"),
-                        ));
+                        return Err(self.err(t.start, format!("function {word:?} is not enabled")));
                     }
                     return self.call(func, t.start);
                 }
                 if matches!(
                     word.to_ascii_lowercase().as_str(),
-                    "by" | "without" | "on" | "ignoring" | "group_left" | "group_right" | "bool" | "offset"
+                    "by" | "without"
+                        | "on"
+                        | "ignoring"
+                        | "group_left"
+                        | "group_right"
+                        | "bool"
+                        | "offset"
                 ) {
                     return Err(self.unexpected("expression"));
                 }
@@ -641,7 +794,11 @@ impl<'a> Parser<'a> {
                 Ok(s)
             }
             // Keywords such as `inf`/`nan` lex as numbers but are valid label names.
-            Tok::Number(_) if self.input[t.start..t.end].chars().all(|c| c.is_ascii_alphabetic()) => {
+            Tok::Number(_)
+                if self.input[t.start..t.end]
+                    .chars()
+                    .all(|c| c.is_ascii_alphabetic()) =>
+            {
                 self.bump();
                 Ok(self.input[t.start..t.end].to_string())
             }
@@ -686,7 +843,13 @@ impl<'a> Parser<'a> {
                 match op {
                     None if matches!(lt.tok, Tok::Str(_)) => {
                         if name.is_some() {
-                            return Err(self.err(lt.start, format!("metric name must not be set twice: {:?} or {lname:?}", name.unwrap_or_default())));
+                            return Err(self.err(
+                                lt.start,
+                                format!(
+                                    "metric name must not be set twice: {:?} or {lname:?}",
+                                    name.unwrap_or_default()
+                                ),
+                            ));
                         }
                         name = Some(lname.clone());
                         matchers.push(Matcher::equal("__name__", lname));
@@ -699,10 +862,24 @@ impl<'a> Parser<'a> {
                             return Err(self.unexpected("string"));
                         };
                         self.bump();
-                        let m = Matcher::new(op, lname.clone(), v)
-                            .map_err(|e| self.err(vt.start, format!("invalid regular expression in label matcher: {}", e.source)))?;
+                        let m = Matcher::new(op, lname.clone(), v).map_err(|e| {
+                            self.err(
+                                vt.start,
+                                format!(
+                                    "invalid regular expression in label matcher: {}",
+                                    e.source
+                                ),
+                            )
+                        })?;
                         if lname == "__name__" && op == MatchOp::Equal && name.is_some() {
-                            return Err(self.err(lt.start, format!("metric name must not be set twice: {:?} or {:?}", name.clone().unwrap_or_default(), m.value)));
+                            return Err(self.err(
+                                lt.start,
+                                format!(
+                                    "metric name must not be set twice: {:?} or {:?}",
+                                    name.clone().unwrap_or_default(),
+                                    m.value
+                                ),
+                            ));
                         }
                         matchers.push(m);
                     }
@@ -715,10 +892,22 @@ impl<'a> Parser<'a> {
             }
             end = self.bump().end;
         }
-        if !self.allow_empty_selector && (matchers.is_empty() || matchers.iter().all(|m| m.matches(""))) {
-            return Err(self.err(start, "vector selector must contain at least one non-empty matcher"));
+        if !self.allow_empty_selector
+            && (matchers.is_empty() || matchers.iter().all(|m| m.matches("")))
+        {
+            return Err(self.err(
+                start,
+                "vector selector must contain at least one non-empty matcher",
+            ));
         }
-        Ok(Expr::Vector(VectorSelector { name, matchers, offset: 0, at: None, pos: PosRange { start, end }, smoothed: false }))
+        Ok(Expr::Vector(VectorSelector {
+            name,
+            matchers,
+            offset: 0,
+            at: None,
+            pos: PosRange { start, end },
+            smoothed: false,
+        }))
     }
 
     fn aggregation(&mut self, op: AggOp, start: usize) -> Result<Expr, ParseError> {
@@ -756,20 +945,29 @@ impl<'a> Parser<'a> {
                 format!("wrong number of arguments for aggregate expression provided, expected {want}, got {}", args.len()),
             ));
         }
-        let expr = args.pop().ok_or_else(|| self.err(open.start, "missing aggregation argument"))?;
+        let expr = args
+            .pop()
+            .ok_or_else(|| self.err(open.start, "missing aggregation argument"))?;
         let param = args.pop();
         let et = expr.value_type();
         if et != ValueType::Vector {
             return Err(self.err(
                 expr.pos().start,
-                format!("expected type instant vector in aggregation expression, got {}", type_name(et)),
+                format!(
+                    "expected type instant vector in aggregation expression, got {}",
+                    type_name(et)
+                ),
             ));
         }
         if let (Some(p), Some(pt)) = (&param, op.param_type()) {
             if p.value_type() != pt {
                 return Err(self.err(
                     p.pos().start,
-                    format!("expected type {} in aggregation parameter, got {}", type_name(pt), type_name(p.value_type())),
+                    format!(
+                        "expected type {} in aggregation parameter, got {}",
+                        type_name(pt),
+                        type_name(p.value_type())
+                    ),
                 ));
             }
         }
@@ -783,7 +981,11 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn call(&mut self, func: &'static functions::FunctionDef, start: usize) -> Result<Expr, ParseError> {
+    fn call(
+        &mut self,
+        func: &'static functions::FunctionDef,
+        start: usize,
+    ) -> Result<Expr, ParseError> {
         self.bump();
         self.expect_op("(")?;
         let mut args = Vec::new();
@@ -804,7 +1006,14 @@ impl<'a> Parser<'a> {
             // The info selector defaults to `target_info` when it names no metric.
             let default = || Matcher::equal("__name__", "target_info");
             if args.len() == 1 {
-                args.push(Expr::Vector(VectorSelector { name: None, matchers: vec![default()], offset: 0, at: None, pos, smoothed: false }));
+                args.push(Expr::Vector(VectorSelector {
+                    name: None,
+                    matchers: vec![default()],
+                    offset: 0,
+                    at: None,
+                    pos,
+                    smoothed: false,
+                }));
             } else if let Some(Expr::Vector(vs)) = args.get_mut(1) {
                 if !vs.matchers.iter().any(|m| m.name == "__name__") {
                     vs.matchers.push(default());
@@ -814,29 +1023,62 @@ impl<'a> Parser<'a> {
         let nargs = func.args.len();
         if func.variadic == 0 {
             if nargs != args.len() {
-                return Err(self.err(start, format!("expected {nargs} argument(s) in call to {:?}, got {}", func.name, args.len())));
+                return Err(self.err(
+                    start,
+                    format!(
+                        "expected {nargs} argument(s) in call to {:?}, got {}",
+                        func.name,
+                        args.len()
+                    ),
+                ));
             }
         } else {
             let min = nargs.saturating_sub(1);
             if min > args.len() {
-                return Err(self.err(start, format!("expected at least {min} argument(s) in call to {:?}, got {}", func.name, args.len())));
+                return Err(self.err(
+                    start,
+                    format!(
+                        "expected at least {min} argument(s) in call to {:?}, got {}",
+                        func.name,
+                        args.len()
+                    ),
+                ));
             }
             let max = min as i64 + i64::from(func.variadic);
             if func.variadic > 0 && (args.len() as i64) > max {
-                return Err(self.err(start, format!("expected at most {max} argument(s) in call to {:?}, got {}", func.name, args.len())));
+                return Err(self.err(
+                    start,
+                    format!(
+                        "expected at most {max} argument(s) in call to {:?}, got {}",
+                        func.name,
+                        args.len()
+                    ),
+                ));
             }
         }
         for (i, a) in args.iter().enumerate() {
-            let want = func.args.get(i).or(func.args.last()).copied().unwrap_or(ValueType::Vector);
+            let want = func
+                .args
+                .get(i)
+                .or(func.args.last())
+                .copied()
+                .unwrap_or(ValueType::Vector);
             let got = a.value_type();
             if got != want {
                 return Err(self.err(
                     a.pos().start,
-                    format!("expected type {} in call to function {:?}, got {}", type_name(want), func.name, type_name(got)),
+                    format!(
+                        "expected type {} in call to function {:?}, got {}",
+                        type_name(want),
+                        func.name,
+                        type_name(got)
+                    ),
                 ));
             }
             if let Expr::Matrix(m) = a.unparen() {
-                if m.anchored && !["resets", "changes", "rate", "increase", "delta"].contains(&func.name) {
+                if m.anchored
+                    && !["resets", "changes", "rate", "increase", "delta"].contains(&func.name)
+                {
                     return Err(self.err(a.pos().start, format!(
                         "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with {}", func.name)));
                 }
@@ -855,7 +1097,13 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Expr {
-        match parse(s, ParseOptions { experimental_functions: true }) {
+        match parse(
+            s,
+            ParseOptions {
+                experimental_functions: true,
+                ..Default::default()
+            },
+        ) {
             Ok(e) => e,
             Err(e) => panic!("{s}: {e}"),
         }
@@ -896,10 +1144,22 @@ mod tests {
 
     #[test]
     fn aggregations() {
-        assert!(matches!(p("sum by (a) (x)"), Expr::Aggregate { without: false, .. }));
-        assert!(matches!(p("sum(x) without (a)"), Expr::Aggregate { without: true, .. }));
-        assert!(matches!(p("topk(3, x)"), Expr::Aggregate { param: Some(_), .. }));
-        assert!(matches!(p("limitk(3, x)"), Expr::Aggregate { param: Some(_), .. }));
+        assert!(matches!(
+            p("sum by (a) (x)"),
+            Expr::Aggregate { without: false, .. }
+        ));
+        assert!(matches!(
+            p("sum(x) without (a)"),
+            Expr::Aggregate { without: true, .. }
+        ));
+        assert!(matches!(
+            p("topk(3, x)"),
+            Expr::Aggregate { param: Some(_), .. }
+        ));
+        assert!(matches!(
+            p("limitk(3, x)"),
+            Expr::Aggregate { param: Some(_), .. }
+        ));
     }
 
     #[test]

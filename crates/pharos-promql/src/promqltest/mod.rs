@@ -16,7 +16,9 @@ use regex::Regex;
 use crate::engine::{Engine, EngineOptions, QueryResult};
 use crate::histogram;
 use crate::value::{format_float, Value};
-use series::{parse_float, parse_labels, parse_time, parse_values, split_series, ScriptError, SeqValue};
+use series::{
+    parse_float, parse_labels, parse_time, parse_values, split_series, ScriptError, SeqValue,
+};
 
 /// One failed evaluation.
 #[derive(Clone, Debug)]
@@ -58,7 +60,10 @@ pub fn test_engine_options() -> EngineOptions {
 pub fn run_file(path: &Path) -> std::io::Result<FileReport> {
     let text = std::fs::read_to_string(path)?;
     let mut r = run_script(&text);
-    r.name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    r.name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(r)
 }
 
@@ -121,7 +126,10 @@ pub fn run_script(text: &str) -> FileReport {
             }
         })
         .collect();
-    let mut report = FileReport { name: "<script>".into(), ..Default::default() };
+    let mut report = FileReport {
+        name: "<script>".into(),
+        ..Default::default()
+    };
     let storage = MemStorage::new();
     let engine = Engine::new(test_engine_options());
     let mut i = 0;
@@ -131,43 +139,69 @@ pub fn run_script(text: &str) -> FileReport {
             i += 1;
             continue;
         }
-        let block_end = (i + 1..lines.len()).find(|&j| lines[j].is_empty()).unwrap_or(lines.len());
-        let body: Vec<(usize, &str)> = (i + 1..block_end).map(|j| (j + 1, lines[j].as_str())).collect();
+        let block_end = (i + 1..lines.len())
+            .find(|&j| lines[j].is_empty())
+            .unwrap_or(lines.len());
+        let body: Vec<(usize, &str)> = (i + 1..block_end)
+            .map(|j| (j + 1, lines[j].as_str()))
+            .collect();
         if line == "clear" {
             storage.clear();
             i += 1;
             continue;
-        } else if let Some(rest) = line.strip_prefix("load_with_nhcb ").or_else(|| line.strip_prefix("load ")) {
+        } else if let Some(rest) = line
+            .strip_prefix("load_with_nhcb ")
+            .or_else(|| line.strip_prefix("load "))
+        {
             let nhcb = line.starts_with("load_with_nhcb");
             if let Err(e) = load(&storage, rest, &body, nhcb) {
                 report.failed += 1;
-                report.failures.push(Failure { line: i + 1, command: line.clone(), message: format!("load failed: {e}") });
+                report.failures.push(Failure {
+                    line: i + 1,
+                    command: line.clone(),
+                    message: format!("load failed: {e}"),
+                });
             }
         } else if line.starts_with("eval") {
             match parse_eval(i + 1, line, &body) {
-                Ok(ev) => {
-                    match check(&engine, &storage, &ev) {
-                        Ok(()) => report.passed += 1,
-                        Err(msg) => {
-                            report.failed += 1;
-                            report.failures.push(Failure { line: ev.line, command: ev.command.clone(), message: msg });
-                        }
+                Ok(ev) => match check(&engine, &storage, &ev) {
+                    Ok(()) => report.passed += 1,
+                    Err(msg) => {
+                        report.failed += 1;
+                        report.failures.push(Failure {
+                            line: ev.line,
+                            command: ev.command.clone(),
+                            message: msg,
+                        });
                     }
-                }
+                },
                 Err(e) => {
                     report.failed += 1;
-                    report.failures.push(Failure { line: i + 1, command: line.clone(), message: format!("bad eval: {e}") });
+                    report.failures.push(Failure {
+                        line: i + 1,
+                        command: line.clone(),
+                        message: format!("bad eval: {e}"),
+                    });
                 }
             }
         } else {
-            report.failures.push(Failure { line: i + 1, command: line.clone(), message: "unknown command".into() });
+            report.failures.push(Failure {
+                line: i + 1,
+                command: line.clone(),
+                message: "unknown command".into(),
+            });
         }
         i = block_end;
     }
     report
 }
 
-fn load(storage: &MemStorage, interval: &str, body: &[(usize, &str)], nhcb: bool) -> Result<(), ScriptError> {
+fn load(
+    storage: &MemStorage,
+    interval: &str,
+    body: &[(usize, &str)],
+    nhcb: bool,
+) -> Result<(), ScriptError> {
     let step = parse_time(interval)?;
     let mut loaded: Vec<(Labels, Vec<SeqValue>)> = Vec::new();
     for (_, l) in body {
@@ -204,8 +238,11 @@ fn set_counter_reset_hints(values: &mut [SeqValue]) {
                         raw.counter_reset_hint = 0;
                         // A detected reset reads back as "unknown": the engine then detects
                         // it from the values.
-                        h.counter_reset_hint =
-                            if crate::functions::detect_reset(p, &raw) { 0 } else { 2 };
+                        h.counter_reset_hint = if crate::functions::detect_reset(p, &raw) {
+                            0
+                        } else {
+                            2
+                        };
                     }
                 }
                 prev = Some(h.clone());
@@ -227,7 +264,9 @@ fn load_nhcb(storage: &MemStorage, loaded: &[(Labels, Vec<SeqValue>)], step: i64
     let mut groups: Vec<(Labels, Acc)> = Vec::new();
     let mut idx: HashMap<Labels, usize> = HashMap::new();
     for (l, vals) in loaded {
-        let Some(name) = l.metric_name() else { continue };
+        let Some(name) = l.metric_name() else {
+            continue;
+        };
         let (base, kind) = if let Some(b) = name.strip_suffix("_bucket") {
             (b, 0)
         } else if let Some(b) = name.strip_suffix("_sum") {
@@ -242,13 +281,22 @@ fn load_nhcb(storage: &MemStorage, loaded: &[(Labels, Vec<SeqValue>)], step: i64
         b.del("le");
         let key = b.build();
         let gi = *idx.entry(key.clone()).or_insert_with(|| {
-            groups.push((key, Acc { buckets: vec![], sum: None, count: None }));
+            groups.push((
+                key,
+                Acc {
+                    buckets: vec![],
+                    sum: None,
+                    count: None,
+                },
+            ));
             groups.len() - 1
         });
         let acc = &mut groups[gi].1;
         match kind {
             0 => {
-                let Some(le) = l.get("le").and_then(parse_float) else { continue };
+                let Some(le) = l.get("le").and_then(parse_float) else {
+                    continue;
+                };
                 acc.buckets.push((le, vals.clone()));
             }
             1 => acc.sum = Some(vals.clone()),
@@ -261,7 +309,12 @@ fn load_nhcb(storage: &MemStorage, loaded: &[(Labels, Vec<SeqValue>)], step: i64
         }
         acc.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         let n = acc.buckets.iter().map(|b| b.1.len()).max().unwrap_or(0);
-        let bounds: Vec<f64> = acc.buckets.iter().map(|b| b.0).filter(|b| b.is_finite()).collect();
+        let bounds: Vec<f64> = acc
+            .buckets
+            .iter()
+            .map(|b| b.0)
+            .filter(|b| b.is_finite())
+            .collect();
         for k in 0..n {
             let get = |v: &Vec<SeqValue>| match v.get(k) {
                 Some(SeqValue::Float(f)) if !pharos_model::is_stale_nan(*f) => Some(*f),
@@ -317,16 +370,38 @@ fn parse_matcher(kind: &str, rest: &str) -> Result<Matcher, ScriptError> {
     if let Some(r) = rest.strip_prefix("regex:") {
         let r = r.trim();
         let r = if kind == "fail" { unquote(r) } else { r };
-        return Regex::new(r).map(Matcher::Regex).map_err(|e| ScriptError(format!("bad regex: {e}")));
+        return Regex::new(r)
+            .map(Matcher::Regex)
+            .map_err(|e| ScriptError(format!("bad regex: {e}")));
     }
     Err(ScriptError(format!("bad expect line: {rest:?}")))
 }
 
+static EVAL_INSTANT: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+static EVAL_RANGE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+static EXPECT_RANGE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+
+/// Compiles a fixed pattern once.
+fn regex_once(
+    cell: &'static std::sync::OnceLock<Regex>,
+    pattern: &str,
+) -> Result<&'static Regex, ScriptError> {
+    if let Some(r) = cell.get() {
+        return Ok(r);
+    }
+    let r = Regex::new(pattern).map_err(|e| ScriptError(e.to_string()))?;
+    Ok(cell.get_or_init(|| r))
+}
+
 fn parse_eval(line_no: usize, line: &str, body: &[(usize, &str)]) -> Result<Eval, ScriptError> {
-    let inst = Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
-        .map_err(|e| ScriptError(e.to_string()))?;
-    let rng = Regex::new(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
-        .map_err(|e| ScriptError(e.to_string()))?;
+    let inst = regex_once(
+        &EVAL_INSTANT,
+        r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$",
+    )?;
+    let rng = regex_once(
+        &EVAL_RANGE,
+        r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
+    )?;
     let mut expect = Expect::default();
     let (mode, query, range, at);
     if let Some(c) = rng.captures(line) {
@@ -352,7 +427,16 @@ fn parse_eval(line_no: usize, line: &str, body: &[(usize, &str)]) -> Result<Eval
         Some("ordered") => expect.ordered = true,
         _ => {}
     }
-    let mut ev = Eval { line: line_no, command: line.to_string(), query, range, at, expect, scalar: None, series: vec![] };
+    let mut ev = Eval {
+        line: line_no,
+        command: line.to_string(),
+        query,
+        range,
+        at,
+        expect,
+        scalar: None,
+        series: vec![],
+    };
     for (_, l) in body {
         if let Some(rest) = l.strip_prefix("expect ") {
             let rest = rest.trim();
@@ -365,32 +449,52 @@ fn parse_eval(line_no: usize, line: &str, body: &[(usize, &str)]) -> Result<Eval
                         ev.expect.fail_msgs.push(m);
                     }
                 }
-                "warn" => ev.expect.warn.get_or_insert_with(Vec::new).push(parse_matcher("warn", tail)?),
-                "info" => ev.expect.info.get_or_insert_with(Vec::new).push(parse_matcher("info", tail)?),
+                "warn" => ev
+                    .expect
+                    .warn
+                    .get_or_insert_with(Vec::new)
+                    .push(parse_matcher("warn", tail)?),
+                "info" => ev
+                    .expect
+                    .info
+                    .get_or_insert_with(Vec::new)
+                    .push(parse_matcher("info", tail)?),
                 "no_warn" => ev.expect.no_warn = true,
                 "no_info" => ev.expect.no_info = true,
                 "ordered" => ev.expect.ordered = true,
                 "string" => {
                     let t = tail.trim();
-                    let s = t.get(1..t.len().saturating_sub(1)).unwrap_or("").to_string();
+                    let s = t
+                        .get(1..t.len().saturating_sub(1))
+                        .unwrap_or("")
+                        .to_string();
                     ev.expect.string = Some(s);
                 }
                 "range" => {
-                    let re = Regex::new(r"^vector\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)$")
-                        .map_err(|e| ScriptError(e.to_string()))?;
-                    let c = re.captures(tail.trim()).ok_or_else(|| ScriptError(format!("bad expect range: {tail}")))?;
-                    ev.expect.range_vector = Some((parse_time(&c[1])?, parse_time(&c[2])?, parse_time(&c[3])?));
+                    let re = regex_once(
+                        &EXPECT_RANGE,
+                        r"^vector\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)$",
+                    )?;
+                    let c = re
+                        .captures(tail.trim())
+                        .ok_or_else(|| ScriptError(format!("bad expect range: {tail}")))?;
+                    ev.expect.range_vector =
+                        Some((parse_time(&c[1])?, parse_time(&c[2])?, parse_time(&c[3])?));
                 }
                 _ => return Err(ScriptError(format!("unknown expect {kind:?}"))),
             }
             continue;
         }
         if let Some(m) = l.strip_prefix("expected_fail_message ") {
-            ev.expect.fail_msgs.push(Matcher::Exact(m.trim().to_string()));
+            ev.expect
+                .fail_msgs
+                .push(Matcher::Exact(m.trim().to_string()));
             continue;
         }
         if let Some(r) = l.strip_prefix("expected_fail_regexp ") {
-            ev.expect.fail_msgs.push(Matcher::Regex(Regex::new(r.trim()).map_err(|e| ScriptError(e.to_string()))?));
+            ev.expect.fail_msgs.push(Matcher::Regex(
+                Regex::new(r.trim()).map_err(|e| ScriptError(e.to_string()))?,
+            ));
             continue;
         }
         if let Some(f) = parse_float(l) {
@@ -398,7 +502,10 @@ fn parse_eval(line_no: usize, line: &str, body: &[(usize, &str)]) -> Result<Eval
             continue;
         }
         let (sel, vals) = split_series(l);
-        ev.series.push(ExpectedSeries { labels: parse_labels(sel)?, values: parse_values(vals)? });
+        ev.series.push(ExpectedSeries {
+            labels: parse_labels(sel)?,
+            values: parse_values(vals)?,
+        });
     }
     Ok(ev)
 }
@@ -419,7 +526,13 @@ fn check(engine: &Engine, storage: &MemStorage, ev: &Eval) -> Result<(), String>
                 crate::engine::EvalError::Parse(p) => p.message.clone(),
                 _ => msg.clone(),
             };
-            if !ev.expect.fail_msgs.is_empty() && !ev.expect.fail_msgs.iter().any(|m| m.matches(&msg) || m.matches(&bare)) {
+            if !ev.expect.fail_msgs.is_empty()
+                && !ev
+                    .expect
+                    .fail_msgs
+                    .iter()
+                    .any(|m| m.matches(&msg) || m.matches(&bare))
+            {
                 return Err(format!("error message mismatch: got {msg:?}"));
             }
             return Ok(());
@@ -427,7 +540,10 @@ fn check(engine: &Engine, storage: &MemStorage, ev: &Eval) -> Result<(), String>
         Ok(r) => r,
     };
     if ev.expect.fail {
-        return Err(format!("expected failure, got result {}", show_value(&res.value)));
+        return Err(format!(
+            "expected failure, got result {}",
+            show_value(&res.value)
+        ));
     }
     check_annotations(ev, &res)?;
     compare(ev, &res.value)
@@ -436,31 +552,34 @@ fn check(engine: &Engine, storage: &MemStorage, ev: &Eval) -> Result<(), String>
 fn check_annotations(ev: &Eval, res: &QueryResult) -> Result<(), String> {
     let warns = res.annotations.warnings(&ev.query);
     let infos = res.annotations.infos(&ev.query);
-    let check = |kind: &str, want: &Option<Vec<Matcher>>, no: bool, got: &[String]| -> Result<(), String> {
-        if no && !got.is_empty() {
-            return Err(format!("expected no {kind} annotations, got {got:?}"));
-        }
-        let Some(want) = want else { return Ok(()) };
-        if got.is_empty() {
-            return Err(format!("expected {kind} annotations, got none"));
-        }
-        for m in want {
-            if !got.iter().any(|g| m.matches(g)) {
-                let shown = match m {
-                    Matcher::Exact(s) => s.clone(),
-                    Matcher::Regex(r) => r.as_str().to_string(),
-                    Matcher::Any => "any".into(),
-                };
-                return Err(format!("expected {kind} annotation {shown:?} not found in {got:?}"));
+    let check =
+        |kind: &str, want: &Option<Vec<Matcher>>, no: bool, got: &[String]| -> Result<(), String> {
+            if no && !got.is_empty() {
+                return Err(format!("expected no {kind} annotations, got {got:?}"));
             }
-        }
-        for g in got {
-            if !want.iter().any(|m| m.matches(g)) {
-                return Err(format!("unexpected {kind} annotation {g:?}"));
+            let Some(want) = want else { return Ok(()) };
+            if got.is_empty() {
+                return Err(format!("expected {kind} annotations, got none"));
             }
-        }
-        Ok(())
-    };
+            for m in want {
+                if !got.iter().any(|g| m.matches(g)) {
+                    let shown = match m {
+                        Matcher::Exact(s) => s.clone(),
+                        Matcher::Regex(r) => r.as_str().to_string(),
+                        Matcher::Any => "any".into(),
+                    };
+                    return Err(format!(
+                        "expected {kind} annotation {shown:?} not found in {got:?}"
+                    ));
+                }
+            }
+            for g in got {
+                if !want.iter().any(|m| m.matches(g)) {
+                    return Err(format!("unexpected {kind} annotation {g:?}"));
+                }
+            }
+            Ok(())
+        };
     check("warn", &ev.expect.warn, ev.expect.no_warn, &warns)?;
     check("info", &ev.expect.info, ev.expect.no_info, &infos)
 }
@@ -480,9 +599,13 @@ fn float_eq(a: f64, b: f64) -> bool {
 }
 
 fn hist_eq(want: &FloatHistogram, got: &FloatHistogram) -> bool {
-    let nz = |v: Vec<(i32, f64)>| -> Vec<(i32, f64)> { v.into_iter().filter(|x| x.1 != 0.0).collect() };
+    let nz =
+        |v: Vec<(i32, f64)>| -> Vec<(i32, f64)> { v.into_iter().filter(|x| x.1 != 0.0).collect() };
     let pairs_eq = |a: Vec<(i32, f64)>, b: Vec<(i32, f64)>| {
-        a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.0 == y.0 && float_eq(x.1, y.1))
+        a.len() == b.len()
+            && a.iter()
+                .zip(b.iter())
+                .all(|(x, y)| x.0 == y.0 && float_eq(x.1, y.1))
     };
     // A hint is only checked when the expectation names one.
     let hint_ok = want.counter_reset_hint == 0 || want.counter_reset_hint == got.counter_reset_hint;
@@ -494,12 +617,24 @@ fn hist_eq(want: &FloatHistogram, got: &FloatHistogram) -> bool {
         && float_eq(want.zero_threshold, got.zero_threshold)
         && want.custom_values == got.custom_values
         && pairs_eq(
-            nz(histogram::expand(&want.positive_spans, &want.positive_buckets)),
-            nz(histogram::expand(&got.positive_spans, &got.positive_buckets)),
+            nz(histogram::expand(
+                &want.positive_spans,
+                &want.positive_buckets,
+            )),
+            nz(histogram::expand(
+                &got.positive_spans,
+                &got.positive_buckets,
+            )),
         )
         && pairs_eq(
-            nz(histogram::expand(&want.negative_spans, &want.negative_buckets)),
-            nz(histogram::expand(&got.negative_spans, &got.negative_buckets)),
+            nz(histogram::expand(
+                &want.negative_spans,
+                &want.negative_buckets,
+            )),
+            nz(histogram::expand(
+                &got.negative_spans,
+                &got.negative_buckets,
+            )),
         )
 }
 
@@ -529,9 +664,16 @@ fn show_value(v: &Value) -> String {
             let items: Vec<String> = m
                 .iter()
                 .map(|s| {
-                    let mut pts: Vec<String> =
-                        s.floats.iter().map(|p| format!("{}@{}", format_float(p.f), p.t / 1000)).collect();
-                    pts.extend(s.hists.iter().map(|p| format!("{}@{}", histogram::to_string(&p.h), p.t / 1000)));
+                    let mut pts: Vec<String> = s
+                        .floats
+                        .iter()
+                        .map(|p| format!("{}@{}", format_float(p.f), p.t / 1000))
+                        .collect();
+                    pts.extend(
+                        s.hists
+                            .iter()
+                            .map(|p| format!("{}@{}", histogram::to_string(&p.h), p.t / 1000)),
+                    );
                     format!("{} [{}]", s.metric, pts.join(" "))
                 })
                 .collect();
@@ -544,31 +686,54 @@ fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
     if let Some(want) = &ev.expect.string {
         return match v {
             Value::String(s) if s == want => Ok(()),
-            other => Err(format!("expected string {want:?}, got {}", show_value(other))),
+            other => Err(format!(
+                "expected string {want:?}, got {}",
+                show_value(other)
+            )),
         };
     }
     match v {
         Value::Scalar(f) => {
             let Some(want) = ev.scalar else {
-                return Err(format!("expected {} series, got {}", ev.series.len(), show_value(v)));
+                return Err(format!(
+                    "expected {} series, got {}",
+                    ev.series.len(),
+                    show_value(v)
+                ));
             };
             if float_eq(want, *f) {
                 Ok(())
             } else {
-                Err(format!("expected scalar {}, got {}", format_float(want), format_float(*f)))
+                Err(format!(
+                    "expected scalar {}, got {}",
+                    format_float(want),
+                    format_float(*f)
+                ))
             }
         }
         Value::String(s) => Err(format!("unexpected string result {s:?}")),
         Value::Vector(vec) => {
             if let Some(w) = ev.scalar {
-                return Err(format!("expected scalar {}, got {}", format_float(w), show_value(v)));
+                return Err(format!(
+                    "expected scalar {}, got {}",
+                    format_float(w),
+                    show_value(v)
+                ));
             }
             if ev.series.len() != vec.len() {
                 return Err(format!(
                     "expected {} samples, got {}: want [{}], got {}",
                     ev.series.len(),
                     vec.len(),
-                    ev.series.iter().map(|s| format!("{} {}", s.labels, s.values.iter().map(show_seq).collect::<Vec<_>>().join(" "))).collect::<Vec<_>>().join("; "),
+                    ev.series
+                        .iter()
+                        .map(|s| format!(
+                            "{} {}",
+                            s.labels,
+                            s.values.iter().map(show_seq).collect::<Vec<_>>().join(" ")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     show_value(v)
                 ));
             }
@@ -579,7 +744,11 @@ fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
                     vec.iter().find(|s| s.metric == want.labels)
                 };
                 let Some(got) = got else {
-                    return Err(format!("expected series {} not found (or out of order) in {}", want.labels, show_value(v)));
+                    return Err(format!(
+                        "expected series {} not found (or out of order) in {}",
+                        want.labels,
+                        show_value(v)
+                    ));
                 };
                 let ok = match (want.values.first(), &got.h) {
                     (Some(SeqValue::Float(f)), None) => float_eq(*f, got.f),
@@ -590,8 +759,14 @@ fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
                     return Err(format!(
                         "series {}: expected {}, got {}",
                         want.labels,
-                        want.values.iter().map(show_seq).collect::<Vec<_>>().join(" "),
-                        got.h.as_ref().map_or_else(|| format_float(got.f), |h| histogram::to_string(h))
+                        want.values
+                            .iter()
+                            .map(show_seq)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        got.h
+                            .as_ref()
+                            .map_or_else(|| format_float(got.f), |h| histogram::to_string(h))
                     ));
                 }
             }
@@ -601,14 +776,28 @@ fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
             let (start, step) = match (ev.range, ev.expect.range_vector) {
                 (Some((s, _, st)), _) => (s, st),
                 (None, Some((s, _, st))) => (s, st),
-                (None, None) => return Err(format!("received range result on instant evaluation: {}", show_value(v))),
+                (None, None) => {
+                    return Err(format!(
+                        "received range result on instant evaluation: {}",
+                        show_value(v)
+                    ))
+                }
             };
             if ev.series.len() != m.len() {
-                return Err(format!("expected {} series, got {}: {}", ev.series.len(), m.len(), show_value(v)));
+                return Err(format!(
+                    "expected {} series, got {}: {}",
+                    ev.series.len(),
+                    m.len(),
+                    show_value(v)
+                ));
             }
             for want in &ev.series {
                 let Some(got) = m.iter().find(|s| s.metric == want.labels) else {
-                    return Err(format!("expected series {} not found in {}", want.labels, show_value(v)));
+                    return Err(format!(
+                        "expected series {} not found in {}",
+                        want.labels,
+                        show_value(v)
+                    ));
                 };
                 let mut wf = Vec::new();
                 let mut wh = Vec::new();
@@ -621,14 +810,24 @@ fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
                     }
                 }
                 let floats_ok = wf.len() == got.floats.len()
-                    && wf.iter().zip(got.floats.iter()).all(|(w, g)| w.0 == g.t && float_eq(w.1, g.f));
+                    && wf
+                        .iter()
+                        .zip(got.floats.iter())
+                        .all(|(w, g)| w.0 == g.t && float_eq(w.1, g.f));
                 let hists_ok = wh.len() == got.hists.len()
-                    && wh.iter().zip(got.hists.iter()).all(|(w, g)| w.0 == g.t && hist_eq(w.1, &g.h));
+                    && wh
+                        .iter()
+                        .zip(got.hists.iter())
+                        .all(|(w, g)| w.0 == g.t && hist_eq(w.1, &g.h));
                 if !floats_ok || !hists_ok {
                     return Err(format!(
                         "series {}: expected {}, got {}",
                         want.labels,
-                        want.values.iter().map(show_seq).collect::<Vec<_>>().join(" "),
+                        want.values
+                            .iter()
+                            .map(show_seq)
+                            .collect::<Vec<_>>()
+                            .join(" "),
                         show_value(&Value::Matrix(vec![got.clone()]))
                     ));
                 }

@@ -189,7 +189,10 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
         return Ok(());
     }
     if base == "stale" {
-        out.extend(std::iter::repeat_n(SeqValue::Float(STALE_NAN), n as usize + 1));
+        out.extend(std::iter::repeat_n(
+            SeqValue::Float(STALE_NAN),
+            n as usize + 1,
+        ));
         return Ok(());
     }
     if base.starts_with("{{") {
@@ -198,7 +201,10 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
         let start = parse_histogram(&base[..end])?;
         let rest = &base[end..];
         if rest.is_empty() {
-            out.extend(std::iter::repeat_n(SeqValue::Histogram(start), n as usize + 1));
+            out.extend(std::iter::repeat_n(
+                SeqValue::Histogram(start),
+                n as usize + 1,
+            ));
             return Ok(());
         }
         let neg = rest.starts_with('-');
@@ -206,7 +212,8 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
         let mut cur = start;
         for _ in 0..=n {
             out.push(SeqValue::Histogram(cur.clone()));
-            let (next, _) = histogram::add(&cur, &inc, neg).map_err(|e| ScriptError(format!("histogram series: {e}")))?;
+            let (next, _) = histogram::add(&cur, &inc, neg)
+                .map_err(|e| ScriptError(format!("histogram series: {e}")))?;
             let mut next = next;
             next.counter_reset_hint = cur.counter_reset_hint;
             cur = next;
@@ -227,7 +234,9 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
             break;
         }
     }
-    let Some(i) = split else { return err(format!("invalid series value {item:?}")) };
+    let Some(i) = split else {
+        return err(format!("invalid series value {item:?}"));
+    };
     let (Some(a), Some(d)) = (parse_number(&base[..i]), parse_number(&base[i + 1..])) else {
         return err(format!("invalid series value {item:?}"));
     };
@@ -244,13 +253,19 @@ fn list(v: &str) -> Result<Vec<f64>, ScriptError> {
     let inner = v.trim().trim_start_matches('[').trim_end_matches(']');
     inner
         .split_whitespace()
-        .map(|x| parse_number(x).ok_or_else(|| ScriptError(format!("bad number {x:?} in histogram"))))
+        .map(|x| {
+            parse_number(x).ok_or_else(|| ScriptError(format!("bad number {x:?} in histogram")))
+        })
         .collect()
 }
 
 /// Parses a `{{schema:0 sum:5 count:4 buckets:[1 2 1]}}` literal.
 pub fn parse_histogram(s: &str) -> Result<FloatHistogram, ScriptError> {
-    let inner = s.trim().strip_prefix("{{").and_then(|x| x.strip_suffix("}}")).ok_or_else(|| ScriptError(format!("bad histogram {s:?}")))?;
+    let inner = s
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|x| x.strip_suffix("}}"))
+        .ok_or_else(|| ScriptError(format!("bad histogram {s:?}")))?;
     let mut h = FloatHistogram::default();
     let mut pos_buckets = Vec::new();
     let mut neg_buckets = Vec::new();
@@ -259,18 +274,23 @@ pub fn parse_histogram(s: &str) -> Result<FloatHistogram, ScriptError> {
     // Fields are `key:value` where lists are bracketed and may contain spaces.
     let mut rest = inner.trim();
     while !rest.is_empty() {
-        let Some(colon) = rest.find(':') else { return err(format!("bad histogram field in {s:?}")) };
+        let Some(colon) = rest.find(':') else {
+            return err(format!("bad histogram field in {s:?}"));
+        };
         let key = rest[..colon].trim();
         rest = rest[colon + 1..].trim_start();
         let (val, next) = if rest.starts_with('[') {
-            let end = rest.find(']').ok_or_else(|| ScriptError(format!("unterminated list in {s:?}")))?;
+            let end = rest
+                .find(']')
+                .ok_or_else(|| ScriptError(format!("unterminated list in {s:?}")))?;
             (&rest[..=end], &rest[end + 1..])
         } else {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             (&rest[..end], &rest[end..])
         };
         rest = next.trim_start();
-        let num = || parse_number(val).ok_or_else(|| ScriptError(format!("bad value {val:?} for {key}")));
+        let num =
+            || parse_number(val).ok_or_else(|| ScriptError(format!("bad value {val:?} for {key}")));
         match key {
             "schema" => h.schema = num()? as i32,
             "sum" => h.sum = num()?,
@@ -295,11 +315,17 @@ pub fn parse_histogram(s: &str) -> Result<FloatHistogram, ScriptError> {
         }
     }
     if !pos_buckets.is_empty() {
-        h.positive_spans = vec![Span { offset, length: pos_buckets.len() as u32 }];
+        h.positive_spans = vec![Span {
+            offset,
+            length: pos_buckets.len() as u32,
+        }];
         h.positive_buckets = pos_buckets;
     }
     if !neg_buckets.is_empty() {
-        h.negative_spans = vec![Span { offset: n_offset, length: neg_buckets.len() as u32 }];
+        h.negative_spans = vec![Span {
+            offset: n_offset,
+            length: neg_buckets.len() as u32,
+        }];
         h.negative_buckets = neg_buckets;
     }
     Ok(h)
@@ -322,7 +348,10 @@ mod tests {
 
     #[test]
     fn expansion() {
-        assert_eq!(floats("-2+4x3"), [Some(-2.0), Some(2.0), Some(6.0), Some(10.0)]);
+        assert_eq!(
+            floats("-2+4x3"),
+            [Some(-2.0), Some(2.0), Some(6.0), Some(10.0)]
+        );
         assert_eq!(floats("1-2x2"), [Some(1.0), Some(-1.0), Some(-3.0)]);
         assert_eq!(floats("1x2"), [Some(1.0); 3]);
         assert_eq!(floats("1 _x2 3"), [Some(1.0), None, None, Some(3.0)]);
@@ -331,7 +360,9 @@ mod tests {
 
     #[test]
     fn histograms() {
-        let v = parse_values("{{schema:1 sum:3 count:22 buckets:[5 10 7]}} {{count:1}}+{{count:2}}x2").unwrap();
+        let v =
+            parse_values("{{schema:1 sum:3 count:22 buckets:[5 10 7]}} {{count:1}}+{{count:2}}x2")
+                .unwrap();
         assert_eq!(v.len(), 4);
         match &v[3] {
             SeqValue::Histogram(h) => assert_eq!(h.count, 5.0),
@@ -341,7 +372,10 @@ mod tests {
 
     #[test]
     fn splitting() {
-        assert_eq!(split_series(r#"foo{a="b c"} 1 2"#), (r#"foo{a="b c"}"#, "1 2"));
+        assert_eq!(
+            split_series(r#"foo{a="b c"} 1 2"#),
+            (r#"foo{a="b c"}"#, "1 2")
+        );
         assert_eq!(split_series("foo 1 2"), ("foo", "1 2"));
         assert_eq!(split_series("{} 1"), ("{}", "1"));
     }

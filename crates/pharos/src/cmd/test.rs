@@ -56,7 +56,10 @@ fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn print_report(r: &FileReport, show: usize) {
-    println!("{:<28} {:>5} passed {:>5} failed", r.name, r.passed, r.failed);
+    println!(
+        "{:<28} {:>5} passed {:>5} failed",
+        r.name, r.passed, r.failed
+    );
     for f in r.failures.iter().take(show) {
         println!("  line {}: {}", f.line, f.command);
         for l in f.message.lines() {
@@ -75,5 +78,9 @@ fn run_promql(a: PromqlArgs) -> anyhow::Result<ExitCode> {
         failed += r.failed;
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

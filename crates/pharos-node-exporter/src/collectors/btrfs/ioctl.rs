@@ -73,7 +73,9 @@ pub(super) struct DeviceStats {
     pub path: String,
     /// The btrfs device UUID in its dashed form.
     pub uuid: String,
+    /// Bytes allocated to chunks on the device.
     pub bytes_used: u64,
+    /// The device's size as btrfs uses it.
     pub total_bytes: u64,
     /// Write, read, flush, corruption and generation errors, in that order.
     pub errors: [u64; DEV_STAT_VALUES],
@@ -82,7 +84,9 @@ pub(super) struct DeviceStats {
 /// A btrfs mount from the mount table.
 #[derive(Debug, PartialEq)]
 pub(super) struct BtrfsMount {
+    /// The mounted device, which identifies the filesystem across bind mounts.
     pub device: String,
+    /// Where it is mounted, escapes decoded.
     pub mount_point: String,
 }
 
