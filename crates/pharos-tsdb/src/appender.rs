@@ -1,7 +1,6 @@
 //! Batched appends: samples are checked as they are added, then logged to the WAL and applied
 //! to the head in one step on commit.
 
-
 use pharos_model::{FloatHistogram, Labels};
 
 use crate::chunk::Value;
@@ -74,7 +73,12 @@ impl<'a> Appender<'a> {
 
     /// Finds the series for `labels`, trusting `sref` when it still names the same series.
     fn resolve(&mut self, sref: SeriesRef, labels: &Labels) -> Result<SeriesRef, AppendError> {
-        if sref != 0 && self.labels.get(&sref).is_some_and(|l| same_labels(l, labels)) {
+        if sref != 0
+            && self
+                .labels
+                .get(&sref)
+                .is_some_and(|l| same_labels(l, labels))
+        {
             return Ok(sref);
         }
         if labels.is_empty() {
@@ -83,7 +87,12 @@ impl<'a> Appender<'a> {
         {
             let st = self.db.state.read().unwrap_or_else(|e| e.into_inner());
             self.removals.get_or_insert(st.head.removals());
-            let found = if sref != 0 && st.head.labels_of(sref).is_some_and(|l| same_labels(l, labels)) {
+            let found = if sref != 0
+                && st
+                    .head
+                    .labels_of(sref)
+                    .is_some_and(|l| same_labels(l, labels))
+            {
                 Some(sref)
             } else {
                 st.head.lookup(labels)

@@ -97,7 +97,10 @@ impl HeadState {
     /// The WAL, or the error a read-only database gives every write.
     pub(crate) fn wal(&mut self) -> io::Result<&mut Wal> {
         self.wal.as_mut().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::PermissionDenied, "the database is open read-only")
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the database is open read-only",
+            )
         })
     }
 }
@@ -208,8 +211,9 @@ impl Db {
             ..Options::default()
         };
         let mut head = Head::new(opts.out_of_order_time_window, 0, min_valid);
-        let replay = wal::replay_read_only(&dir.join("wal"), &mut |rec| apply_record(&mut head, rec))
-            .map_err(io_ctx("read write-ahead log"))?;
+        let replay =
+            wal::replay_read_only(&dir.join("wal"), &mut |rec| apply_record(&mut head, rec))
+                .map_err(io_ctx("read write-ahead log"))?;
         let report = OpenReport {
             blocks: blocks.len(),
             replay,
@@ -260,6 +264,11 @@ impl Db {
     /// Head counters for `/api/v1/status/tsdb`.
     pub fn head_stats(&self) -> HeadStats {
         read_lock(&self.state).head.stats()
+    }
+
+    /// Cardinality analysis of the head's series (see [`crate::analyze`]).
+    pub fn analyze_head(&self, limit: usize) -> crate::analyze::Analysis {
+        crate::analyze::analyze(read_lock(&self.state).head.postings(), limit)
     }
 
     /// Flushes the WAL to stable storage.
@@ -324,7 +333,8 @@ impl Db {
     }
 
     /// Persists head data older than the current block window, merges blocks and applies
-    /// retention. Safe to call at any time; the server calls it once a minute.
+    /// retention. Safe to call at any time from any thread (calls are serialised); a server
+    /// drives it with [`crate::Compactor::spawn`] once a minute.
     pub fn compact(&self) -> Result<(), DbError> {
         self.check_writable()?;
         let _c = self.compaction.lock().unwrap_or_else(|e| e.into_inner());

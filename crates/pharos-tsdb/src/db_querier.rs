@@ -83,7 +83,10 @@ impl Part {
                 let keep = |t: i64| {
                     t >= mint && t <= maxt && !self.deleted.iter().any(|(a, z)| t >= *a && t <= *z)
                 };
-                if out.get(start..).is_some_and(|s| s.iter().any(|(t, _)| !keep(*t))) {
+                if out
+                    .get(start..)
+                    .is_some_and(|s| s.iter().any(|(t, _)| !keep(*t)))
+                {
                     let mut i = 0;
                     out.retain(|(t, _)| {
                         i += 1;
@@ -157,7 +160,10 @@ impl DbQuerier<'_> {
         }
         let mut out = Vec::with_capacity(merged.len());
         for (labels, mut parts) in merged {
-            if !parts.iter().any(|p| p.surely_non_empty(self.mint, self.maxt)) {
+            if !parts
+                .iter()
+                .any(|p| p.surely_non_empty(self.mint, self.maxt))
+            {
                 // Only edge chunks: decode them now, keep the result for iteration.
                 let mut any = false;
                 for p in &mut parts {

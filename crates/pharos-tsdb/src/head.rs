@@ -156,7 +156,8 @@ impl OpenChunk {
                 // Sealing is rare, so the chunk is re-encoded compactly here rather than
                 // making every histogram append diff against its predecessor.
                 let compact = chunk::decode_histograms(e.bytes()).ok().map(|hs| {
-                    let refs: Vec<(i64, &FloatHistogram)> = hs.iter().map(|(t, h)| (*t, h)).collect();
+                    let refs: Vec<(i64, &FloatHistogram)> =
+                        hs.iter().map(|(t, h)| (*t, h)).collect();
                     crate::histogram_chunk::encode(&refs)
                 });
                 Some(match compact {
@@ -326,8 +327,14 @@ impl MemSeries {
     /// Drops whole chunks ending before `below`; returns false when a chunk or out-of-order
     /// sample straddles `below`, in which case the caller must rewrite the series.
     fn drop_chunks_before(&mut self, below: i64) -> bool {
-        let straddles = self.sealed.iter().any(|c| c.mint < below && c.maxt >= below)
-            || self.open.mint().is_some_and(|m| m < below && self.max_t >= below)
+        let straddles = self
+            .sealed
+            .iter()
+            .any(|c| c.mint < below && c.maxt >= below)
+            || self
+                .open
+                .mint()
+                .is_some_and(|m| m < below && self.max_t >= below)
             || self.ooo.first().is_some_and(|(t, _)| *t < below);
         if straddles {
             return false;
@@ -692,7 +699,12 @@ impl Head {
     /// Like [`Head::sources`], each source with bounds `(first t, last t)` of its samples (the
     /// open chunk's upper bound may be loose after a deletion), so readers can stream chunks
     /// that do not overlap and decode only what they visit.
-    pub fn bounded_sources(&self, r: SeriesRef, mint: i64, maxt: i64) -> Vec<(i64, i64, SampleSource)> {
+    pub fn bounded_sources(
+        &self,
+        r: SeriesRef,
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(i64, i64, SampleSource)> {
         let Some(s) = self.get(r) else {
             return Vec::new();
         };

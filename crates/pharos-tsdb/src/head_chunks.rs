@@ -51,7 +51,9 @@ impl ChunkFileMap {
         // this map's `written` mark covered it; written ranges are never modified again, and
         // the mapping lives as long as `self`. Only the requested range is referenced, so
         // concurrent writes to later offsets of the file do not alias it.
-        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize), len as usize) })
+        Some(unsafe {
+            std::slice::from_raw_parts(self.map.as_ptr().add(offset as usize), len as usize)
+        })
     }
 }
 
@@ -118,7 +120,10 @@ impl HeadChunkFiles {
     pub fn write(&mut self, data: &[u8], maxt: i64) -> io::Result<FileChunkRef> {
         let len = data.len() as u64;
         if len > self.file_size {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "chunk larger than a head chunk file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "chunk larger than a head chunk file",
+            ));
         }
         let fits = self
             .maps

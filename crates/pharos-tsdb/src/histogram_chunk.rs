@@ -28,8 +28,7 @@ fn same_layout(a: &FloatHistogram, b: &FloatHistogram) -> bool {
         && a.positive_buckets.len() == b.positive_buckets.len()
         && a.negative_buckets.len() == b.negative_buckets.len()
         && a.custom_values.len() == b.custom_values.len()
-        && a
-            .custom_values
+        && a.custom_values
             .iter()
             .zip(&b.custom_values)
             .all(|(x, y)| x.to_bits() == y.to_bits())
@@ -59,8 +58,8 @@ fn read_spans(r: &mut ByteReader<'_>) -> Result<Vec<Span>, DecodeError> {
     let n = r.len(r.remaining() / 2)?;
     let mut spans = Vec::with_capacity(n);
     for _ in 0..n {
-        let offset =
-            i32::try_from(r.varint()?).map_err(|_| DecodeError("span offset out of range".into()))?;
+        let offset = i32::try_from(r.varint()?)
+            .map_err(|_| DecodeError("span offset out of range".into()))?;
         let length = u32::try_from(r.uvarint()?)
             .map_err(|_| DecodeError("span length out of range".into()))?;
         spans.push(Span { offset, length });
@@ -70,7 +69,9 @@ fn read_spans(r: &mut ByteReader<'_>) -> Result<Vec<Span>, DecodeError> {
 
 /// Encodes time-ordered histogram samples (at most `u16::MAX`; more are cut off).
 pub fn encode(samples: &[(i64, &FloatHistogram)]) -> Vec<u8> {
-    let samples = samples.get(..samples.len().min(usize::from(u16::MAX))).unwrap_or(&[]);
+    let samples = samples
+        .get(..samples.len().min(usize::from(u16::MAX)))
+        .unwrap_or(&[]);
     let mut b = Vec::with_capacity(16 + samples.len() * 8);
     b.extend_from_slice(&(samples.len() as u16).to_be_bytes());
     let empty = FloatHistogram::default();
@@ -145,7 +146,11 @@ pub fn decode(data: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, DecodeError> {
         let flags = r.u8()?;
         let mut h = match (flags & NEW_LAYOUT != 0, out.last()) {
             (false, Some((_, p))) => p.clone(),
-            (false, None) => return Err(DecodeError("histogram chunk starts without a layout".into())),
+            (false, None) => {
+                return Err(DecodeError(
+                    "histogram chunk starts without a layout".into(),
+                ))
+            }
             (true, _) => {
                 let schema = i32::try_from(r.varint()?)
                     .map_err(|_| DecodeError("histogram schema out of range".into()))?;
@@ -187,7 +192,11 @@ pub fn decode(data: &[u8]) -> Result<Vec<(i64, FloatHistogram)>, DecodeError> {
         };
         h.zero_count = next(h.zero_count)?;
         h.count = next(h.count)?;
-        for v in h.positive_buckets.iter_mut().chain(h.negative_buckets.iter_mut()) {
+        for v in h
+            .positive_buckets
+            .iter_mut()
+            .chain(h.negative_buckets.iter_mut())
+        {
             *v = next(*v)?;
         }
         h.sum = f64::from_bits(h.sum.to_bits() ^ r.uvarint()?);
@@ -218,8 +227,11 @@ mod tests {
     #[test]
     fn round_trip_and_shrink() {
         let hs: Vec<FloatHistogram> = (0..120).map(|i| hist(i, 8)).collect();
-        let samples: Vec<(i64, &FloatHistogram)> =
-            hs.iter().enumerate().map(|(i, h)| (i as i64 * 15_000, h)).collect();
+        let samples: Vec<(i64, &FloatHistogram)> = hs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (i as i64 * 15_000, h))
+            .collect();
         let b = encode(&samples);
         let got = decode(&b).unwrap();
         assert_eq!(got.len(), 120);
@@ -246,7 +258,10 @@ mod tests {
         a.counter_reset_hint = 2;
         let mut b = hist(2, 5);
         b.positive_buckets[1] = 0.125;
-        b.negative_spans = vec![Span { offset: 1, length: 1 }];
+        b.negative_spans = vec![Span {
+            offset: 1,
+            length: 1,
+        }];
         b.negative_buckets = vec![-0.0];
         let c = FloatHistogram {
             custom_values: vec![0.5, 1.0],

@@ -5,6 +5,7 @@
 //! applies retention. Everything above storage (PromQL, rules, the HTTP API, remote read) reads
 //! through the [`querier`] traits, which [`Db`] and the in-memory [`MemStorage`] implement.
 
+pub mod analyze;
 pub mod appender;
 pub mod bitstream;
 pub mod block;

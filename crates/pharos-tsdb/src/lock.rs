@@ -41,3 +41,14 @@ impl DirLock {
         Ok(DirLock { _file: file })
     }
 }
+
+/// The pid recorded in `<dir>/lock` if that process is still running (and is not us): a hint
+/// that a server owns the directory, read without touching the lock itself.
+pub fn running_holder(dir: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(dir.join("lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()).then_some(pid)
+}

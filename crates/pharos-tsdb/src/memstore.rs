@@ -6,7 +6,9 @@ use std::sync::RwLock;
 
 use pharos_model::{FloatHistogram, Labels, Matcher};
 
-use crate::querier::{Querier, Queryable, SelectHints, Series, SeriesIterator, StorageError, ValueKind};
+use crate::querier::{
+    Querier, Queryable, SelectHints, Series, SeriesIterator, StorageError, ValueKind,
+};
 
 /// One stored value.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,12 +60,17 @@ impl MemStorage {
 
     /// Removes everything.
     pub fn clear(&self) {
-        self.series.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.series
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
 fn matches_all(l: &Labels, matchers: &[Matcher]) -> bool {
-    matchers.iter().all(|m| m.matches(l.get(&m.name).unwrap_or("")))
+    matchers
+        .iter()
+        .all(|m| m.matches(l.get(&m.name).unwrap_or("")))
 }
 
 struct MemQuerier {
@@ -76,7 +83,13 @@ impl Queryable for MemStorage {
         let snapshot = s
             .iter()
             .map(|(l, samples)| {
-                (l.clone(), samples.range(mint..=maxt).map(|(t, v)| (*t, v.clone())).collect::<Vec<_>>())
+                (
+                    l.clone(),
+                    samples
+                        .range(mint..=maxt)
+                        .map(|(t, v)| (*t, v.clone()))
+                        .collect::<Vec<_>>(),
+                )
             })
             .filter(|(_, v)| !v.is_empty())
             .collect();
@@ -94,7 +107,10 @@ impl Series for MemSeries<'_> {
         self.labels
     }
     fn iter(&self) -> Box<dyn SeriesIterator + '_> {
-        Box::new(MemIter { samples: self.samples, pos: None })
+        Box::new(MemIter {
+            samples: self.samples,
+            pos: None,
+        })
     }
 }
 
@@ -123,7 +139,8 @@ impl SeriesIterator for MemIter<'_> {
         if start < self.samples.len() && self.samples[start].0 >= t && self.pos.is_some() {
             return self.kind();
         }
-        let idx = start + self.samples[start.min(self.samples.len())..].partition_point(|(st, _)| *st < t);
+        let idx = start
+            + self.samples[start.min(self.samples.len())..].partition_point(|(st, _)| *st < t);
         self.pos = Some(idx);
         self.kind()
     }
@@ -142,7 +159,9 @@ impl SeriesIterator for MemIter<'_> {
         }
     }
     fn at_t(&self) -> i64 {
-        self.pos.and_then(|p| self.samples.get(p)).map_or(i64::MIN, |(t, _)| *t)
+        self.pos
+            .and_then(|p| self.samples.get(p))
+            .map_or(i64::MIN, |(t, _)| *t)
     }
 }
 
@@ -161,7 +180,12 @@ impl Querier for MemQuerier {
             .snapshot
             .iter()
             .filter(|(l, _)| matches_all(l, matchers))
-            .map(|(l, s)| Box::new(MemSeries { labels: l, samples: s }) as Box<dyn Series + '_>)
+            .map(|(l, s)| {
+                Box::new(MemSeries {
+                    labels: l,
+                    samples: s,
+                }) as Box<dyn Series + '_>
+            })
             .collect())
     }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use pharos_model::{MatchOp, Matcher};
 use pharos_tsdb::import::{create_blocks_from_openmetrics, dump_openmetrics};
-use pharos_tsdb::{Db, Options};
+use pharos_tsdb::Db;
 
 /// Flags of `pharos tsdb`.
 #[derive(clap::Args, Debug)]
@@ -25,6 +25,8 @@ enum TsdbCommand {
     Dump(DumpArgs),
     /// List the blocks of a data directory.
     List(ListArgs),
+    /// Report label cardinality of a block or the head (like `promtool tsdb analyze`).
+    Analyze(AnalyzeArgs),
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -65,13 +67,59 @@ struct ListArgs {
     db_path: PathBuf,
 }
 
-fn read_only_options() -> Options {
-    // A CLI inspection must never delete anything the server still wants.
-    Options {
-        retention_time: 0,
-        retention_bytes: 0,
-        ..Options::default()
+#[derive(clap::Args, Debug)]
+struct AnalyzeArgs {
+    /// Data directory.
+    #[arg(default_value = "data/")]
+    db_path: PathBuf,
+    /// Block to analyze (default: the newest block, or the head when there is none; `head`
+    /// picks the head).
+    block_id: Option<String>,
+    /// Entries shown per list.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+/// Opens a data directory for inspection without taking its lock or writing anything, so
+/// it is safe on a directory a running server owns (like promtool's read-only open).
+fn open_for_inspection(dir: &std::path::Path) -> anyhow::Result<Db> {
+    if let Some(pid) = pharos_tsdb::lock::running_holder(dir) {
+        eprintln!(
+            "note: {} is in use by a running process (pid {pid}); reading it read-only without \
+             its lock. Samples written after this point are not shown.",
+            dir.display()
+        );
     }
+    let (db, _) =
+        Db::open_read_only(dir).with_context(|| format!("open {} read-only", dir.display()))?;
+    Ok(db)
+}
+
+fn print_analysis(what: &str, a: &pharos_tsdb::analyze::Analysis) {
+    println!("{what}");
+    println!("Total Series: {}", a.total_series);
+    println!("Label names: {}", a.label_names);
+    println!("Postings (unique label pairs): {}", a.label_pairs);
+    println!(
+        "Postings entries (total label pairs): {}",
+        a.label_pair_entries
+    );
+    let section = |title: &str, rows: &[(String, u64)]| {
+        println!("\n{title}:");
+        for (k, v) in rows {
+            println!("{v} {k}");
+        }
+    };
+    section("Highest cardinality labels", &a.highest_cardinality_labels);
+    section(
+        "Label names with highest cumulative label value length",
+        &a.value_bytes_by_label,
+    );
+    section("Most common label pairs", &a.most_common_pairs);
+    section(
+        "Highest cardinality metric names",
+        &a.highest_cardinality_metrics,
+    );
 }
 
 /// Runs the subcommand.
@@ -95,8 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TsdbCommand::Dump(a) => {
-            let (db, _) = Db::open(&a.db_path, read_only_options())
-                .with_context(|| format!("open {}", a.db_path.display()))?;
+            let db = open_for_inspection(&a.db_path)?;
             let m = Matcher::new(MatchOp::Regex, "__name__", a.name_regex).context("--match")?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -111,8 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TsdbCommand::List(a) => {
-            let (db, _) = Db::open(&a.db_path, read_only_options())
-                .with_context(|| format!("open {}", a.db_path.display()))?;
+            let db = open_for_inspection(&a.db_path)?;
             println!("BLOCK ULID\tMIN TIME\tMAX TIME\tNUM SAMPLES\tNUM CHUNKS\tNUM SERIES\tSIZE");
             for b in db.blocks() {
                 let m = b.meta();
@@ -126,6 +172,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     m.stats.num_series,
                     b.size()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TsdbCommand::Analyze(a) => {
+            let db = open_for_inspection(&a.db_path)?;
+            let blocks = db.blocks();
+            let block = match a.block_id.as_deref() {
+                Some("head") => None,
+                Some(id) => Some(
+                    blocks
+                        .iter()
+                        .find(|b| b.meta().ulid == id)
+                        .with_context(|| format!("no block {id} in {}", a.db_path.display()))?,
+                ),
+                None => blocks.iter().max_by_key(|b| b.meta().max_time),
+            };
+            match block {
+                Some(b) => {
+                    let m = b.meta();
+                    print_analysis(
+                        &format!(
+                            "Block ID: {}\nDuration: {}s\nSeries in block: {}",
+                            m.ulid,
+                            (m.max_time - m.min_time) / 1000,
+                            m.stats.num_series
+                        ),
+                        &pharos_tsdb::analyze::analyze(b.postings(), a.limit),
+                    );
+                }
+                None => print_analysis(
+                    "Head (in-memory series rebuilt from the WAL)",
+                    &db.analyze_head(a.limit),
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
