@@ -29,6 +29,11 @@ pub struct HttpOptions {
     /// Whether OpenMetrics may be negotiated. node_exporter 1.5 never serves it, so the node
     /// exporter leaves this off to stay a drop-in replacement.
     pub openmetrics: bool,
+    /// Whether to hand the heap memory a scrape used back to the operating system once the
+    /// response is built. A standalone exporter idles between scrapes, so keeping a scrape's
+    /// worth of freed memory resident buys nothing; a process with a large heap of its own
+    /// should leave this off, since releasing walks the whole heap.
+    pub release_memory: bool,
 }
 
 impl Default for HttpOptions {
@@ -37,6 +42,7 @@ impl Default for HttpOptions {
             telemetry_path: "/metrics".into(),
             max_requests: 40,
             openmetrics: false,
+            release_memory: false,
         }
     }
 }
@@ -101,6 +107,7 @@ struct AppState {
     stats: Arc<HandlerStats>,
     telemetry_path: Arc<str>,
     openmetrics: bool,
+    release_memory: bool,
 }
 
 /// The complete router: metrics and landing page behind the web-config layer.
@@ -117,6 +124,7 @@ pub fn router(exporter: Arc<Exporter>, options: &HttpOptions, web: &WebConfig) -
         stats: Arc::new(HandlerStats::default()),
         telemetry_path: telemetry_path.as_str().into(),
         openmetrics: options.openmetrics,
+        release_memory: options.release_memory,
     };
     let mut app = Router::new().route(&telemetry_path, get(metrics));
     if telemetry_path != "/" {
@@ -183,22 +191,10 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let format = choose_format(accept, state.openmetrics);
-    let body: Vec<u8> = match format {
-        ExpositionFormat::ProtobufDelimited => {
-            let mut out = Vec::with_capacity(64 * 1024);
-            pharos_model::protobuf::encode_families(&families, &mut out);
-            out
-        }
-        f => {
-            let mut out = String::with_capacity(64 * 1024);
-            if f.is_openmetrics() {
-                pharos_model::write::write_openmetrics(&families, &mut out);
-            } else {
-                pharos_model::write::write_text(&families, &mut out);
-            }
-            out.into_bytes()
-        }
-    };
+    let body = encode(&families, format);
+    // Each stage's input is dropped as soon as the next stage has its output, so a scrape's
+    // heap peak holds at most two of families, text and compressed text at once.
+    drop(families);
 
     let gzip = accepts_gzip(
         headers
@@ -209,6 +205,7 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
     let mut response = if gzip {
         match gzip_bytes(&body) {
             Ok(compressed) => {
+                drop(body);
                 let mut r = Response::new(Body::from(compressed));
                 r.headers_mut()
                     .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -226,8 +223,72 @@ async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) ->
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    if state.release_memory {
+        heap::release_free_memory();
+    }
     state.stats.ok.fetch_add(1, Ordering::Relaxed);
     response
+}
+
+/// The scrape in the negotiated format.
+fn encode(families: &[MetricFamily], format: ExpositionFormat) -> Vec<u8> {
+    // Sized from the families so the buffer is allocated once instead of doubling its way up.
+    let estimate = 1024 + families.iter().map(estimated_text_size).sum::<usize>();
+    match format {
+        ExpositionFormat::ProtobufDelimited => {
+            let mut out = Vec::with_capacity(estimate);
+            pharos_model::protobuf::encode_families(families, &mut out);
+            out
+        }
+        f => {
+            let mut out = String::with_capacity(estimate);
+            if f.is_openmetrics() {
+                pharos_model::write::write_openmetrics(families, &mut out);
+            } else {
+                pharos_model::write::write_text(families, &mut out);
+            }
+            out.into_bytes()
+        }
+    }
+}
+
+/// A rough upper estimate of one family's text size: HELP and TYPE lines, then per sample its
+/// name, labels and a value.
+fn estimated_text_size(family: &MetricFamily) -> usize {
+    let per_sample = family.name.len() + 32;
+    2 * family.name.len()
+        + family.help.len()
+        + 32
+        + family
+            .metrics
+            .iter()
+            .map(|m| {
+                per_sample
+                    + m.labels
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len() + 4)
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+}
+
+/// Giving freed heap memory back to the operating system.
+mod heap {
+    /// Returns the free parts of the malloc heap to the kernel. glibc only gives back memory at
+    /// the top of its heap on its own; after a scrape most of the heap is free but interleaved
+    /// with long-lived allocations, so without this it would stay resident until the next one.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    pub fn release_free_memory() {
+        // SAFETY: malloc_trim only returns unused pages to the kernel; it has no preconditions
+        // and is thread-safe.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    /// Other allocators return memory on their own terms.
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    pub fn release_free_memory() {}
 }
 
 /// The format to write for an `Accept` header, following Go's `expfmt.Negotiate` (or

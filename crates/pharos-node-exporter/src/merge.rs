@@ -2,7 +2,6 @@
 //! output is byte-for-byte comparable with node_exporter's and stable from scrape to scrape.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use pharos_model::{Metric, MetricFamily};
 
@@ -11,27 +10,24 @@ use pharos_model::{Metric, MetricFamily};
 ///
 /// When two families with one name disagree on TYPE or HELP, the first one seen wins: the Go
 /// registry would fail the whole scrape instead, which helps nobody reading a dashboard.
-pub fn normalize(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(families.len());
+pub fn normalize(mut families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    // A stable sort keeps families of one name in the order they were produced, so the first
+    // one seen is the one the others merge into.
+    families.sort_by(|a, b| a.name.cmp(&b.name));
     let mut merged: Vec<MetricFamily> = Vec::with_capacity(families.len());
     for family in families {
-        match index.get(&family.name) {
-            Some(&at) => {
-                if let Some(existing) = merged.get_mut(at) {
-                    if existing.metric_type != family.metric_type {
-                        tracing::debug!(
-                            family = %family.name,
-                            "dropping metrics whose TYPE differs from an earlier family of the same name"
-                        );
-                        continue;
-                    }
-                    existing.metrics.extend(family.metrics);
+        match merged.last_mut() {
+            Some(existing) if existing.name == family.name => {
+                if existing.metric_type != family.metric_type {
+                    tracing::debug!(
+                        family = %family.name,
+                        "dropping metrics whose TYPE differs from an earlier family of the same name"
+                    );
+                    continue;
                 }
+                existing.metrics.extend(family.metrics);
             }
-            None => {
-                index.insert(family.name.clone(), merged.len());
-                merged.push(family);
-            }
+            _ => merged.push(family),
         }
     }
     merged.retain(|f| !f.metrics.is_empty());
@@ -42,7 +38,6 @@ pub fn normalize(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
         }
         family.metrics.sort_by(compare_metrics);
     }
-    merged.sort_by(|a, b| a.name.cmp(&b.name));
     merged
 }
 

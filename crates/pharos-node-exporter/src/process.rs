@@ -116,12 +116,36 @@ pub fn read_stats(procfs: &Path) -> Result<ProcessStats, ProcessStatsError> {
         })
     };
     let stat = read("self/stat")?;
-    let boot_time = read("stat")?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .ok_or(ProcessStatsError::Format("/proc/stat (no btime line)"))?;
+    let boot_time = match cached_boot_time(procfs) {
+        Some(t) => t,
+        None => {
+            let t = read("stat")?
+                .lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .ok_or(ProcessStatsError::Format("/proc/stat (no btime line)"))?;
+            remember_boot_time(procfs, t);
+            t
+        }
+    };
     parse_stat(&stat, boot_time, clock_ticks_per_second(), page_size())
+}
+
+/// The boot time read from the host's `/proc/stat`. It never changes while the process runs,
+/// and `/proc/stat` grows with the number of CPUs, so it is read once rather than per scrape.
+static HOST_BOOT_TIME: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+fn cached_boot_time(procfs: &Path) -> Option<f64> {
+    // Only the real procfs is cached; other roots (fixtures) are read every time.
+    (procfs == Path::new("/proc"))
+        .then(|| HOST_BOOT_TIME.get().copied())
+        .flatten()
+}
+
+fn remember_boot_time(procfs: &Path, boot_time: f64) {
+    if procfs == Path::new("/proc") {
+        let _ = HOST_BOOT_TIME.set(boot_time);
+    }
 }
 
 /// Parses `/proc/self/stat`. The command name may contain spaces and parentheses, so fields are

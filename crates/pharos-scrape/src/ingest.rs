@@ -334,6 +334,9 @@ fn build_labels<'l>(
             }
             b.set(l.name.clone(), l.value.clone());
         }
+        // Shorter names first, as Prometheus resolves them, so the result does not depend on
+        // label order.
+        conflicts.sort_by_key(|(name, _)| name.len());
         for (name, value) in conflicts {
             let mut new_name = format!("exported_{name}");
             while b.get(&new_name).is_some() {
@@ -418,6 +421,11 @@ fn add_sample<'l>(
         None => {
             let built = build_labels(settings, name, labels);
             if let Some(l) = &built {
+                if l.metric_name().is_none() {
+                    return Err(ScrapeError::Other(
+                        "missing metric name (__name__ label) after metric relabeling".into(),
+                    ));
+                }
                 check_label_limits(settings, l)?;
             }
             cache.insert_current(built.clone(), explicit);
@@ -577,6 +585,21 @@ mod tests {
         assert_eq!(
             (counts.scraped, counts.post_relabel, counts.series_added),
             (3, 1, 0)
+        );
+    }
+
+    #[test]
+    fn relabeling_away_the_name_fails_the_scrape() {
+        let target = Labels::empty();
+        let rules: Vec<RelabelConfig> =
+            serde_saphyr::from_str("- regex: __name__\n  action: labeldrop\n").unwrap_or_default();
+        let s = settings(&target, &rules);
+        let err = run("a 1\n", &s, &mut ScrapeCache::new())
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("missing metric name (__name__ label) after metric relabeling")
         );
     }
 

@@ -6,7 +6,13 @@
 
 use std::time::Instant;
 
-use pharos_tsdb::chunk::{decode, encode_samples, encode_sealed, Value};
+use pharos_tsdb::chunk::{decode, encode_samples, encode_sealed, Encoding, Value};
+
+/// (encoding, min t, max t, bytes) as the encoders return them.
+type EncodedChunk = (Encoding, i64, i64, Vec<u8>);
+
+/// A candidate encoder of one series' samples.
+type Encoder = dyn Fn(&[(i64, Value)]) -> Vec<EncodedChunk>;
 
 mod bench_data;
 use bench_data::{env_usize, generate};
@@ -23,10 +29,7 @@ fn main() {
     println!("data: {series} series x {samples} samples");
     println!("| candidate | bytes/sample | chunks | encode s | decode s |");
     println!("| --- | --- | --- | --- | --- |");
-    let mut run = |name: &str,
-                   enc: &dyn Fn(
-        &[(i64, Value)],
-    ) -> Vec<(pharos_tsdb::chunk::Encoding, i64, i64, Vec<u8>)>| {
+    let run = |name: &str, enc: &Encoder| {
         let t0 = Instant::now();
         let chunks: Vec<_> = as_values.iter().flat_map(|s| enc(s)).collect();
         let enc_s = t0.elapsed().as_secs_f64();
@@ -46,7 +49,7 @@ fn main() {
     };
     run("xor, 120/chunk (head format)", &|s| encode_samples(s));
     for n in [120, 240, 480, 720] {
-        run(&format!("packed or xor, {n}/chunk"), &|s| {
+        run(&format!("packed or xor, {n}/chunk"), &move |s| {
             encode_sealed(s, n)
         });
     }

@@ -28,14 +28,13 @@ impl Compactor {
         let (tx, rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tsdb-compactor".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                }
-                let Some(db) = weak.upgrade() else { break };
+            .spawn(move || {
+                // A stop message or a dropped handle ends the loop; a timeout is a tick.
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+                    let Some(db) = weak.upgrade() else { break };
                 if let Err(e) = db.compact() {
                     tracing::error!(error = %e, "background compaction failed; retrying next interval");
+                    }
                 }
             })?;
         Ok(Compactor {

@@ -43,6 +43,9 @@ impl Queryable for Db {
     }
 }
 
+/// Sources of one series, each with the `(first t, last t)` bounds of its samples.
+type BoundedSources = Vec<(i64, i64, SampleSource)>;
+
 /// One chunk (or decoded run) of a selected series, with the bounds of its samples.
 struct Part {
     mint: i64,
@@ -133,7 +136,7 @@ impl DbQuerier<'_> {
             }
         }
         // Copy what the head holds under the lock, decode after releasing it.
-        let head: Vec<(Labels, Vec<(i64, i64, SampleSource)>)> = {
+        let head: Vec<(Labels, BoundedSources)> = {
             let st = self.db.state.read().unwrap_or_else(|e| e.into_inner());
             st.head
                 .select_refs(matchers)

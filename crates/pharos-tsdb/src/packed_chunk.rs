@@ -33,7 +33,7 @@ const MAX_ORDER: usize = 2;
 fn scaled(v: f64, scale: usize) -> Option<i64> {
     let p = *POW10.get(scale)?;
     let x = (v * p).round();
-    if !(x.abs() < MAX_EXACT) {
+    if x.is_nan() || x.abs() >= MAX_EXACT {
         return None;
     }
     let i = x as i64;
@@ -124,7 +124,7 @@ fn read_packed(r: &mut ByteReader<'_>, n: usize, out: &mut Vec<i64>) -> Result<(
         return Err(DecodeError(format!("packed width {width} exceeds 64 bits")));
     }
     if width == 0 {
-        out.extend(std::iter::repeat(min).take(n));
+        out.resize(out.len() + n, min);
         return Ok(());
     }
     let nbytes = (n * usize::from(width)).div_ceil(8);

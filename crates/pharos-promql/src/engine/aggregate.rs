@@ -12,7 +12,7 @@ use crate::parser::{AggOp, Expr, PosRange};
 use crate::value::{format_float, Sample, Value, Vector};
 
 fn group_sig(l: &Labels, grouping: &[String], without: bool) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = super::SigHasher::default();
     if without {
         for lab in l.iter() {
             if &*lab.name == METRIC_NAME || grouping.iter().any(|g| *g == *lab.name) {
@@ -129,7 +129,7 @@ pub(crate) fn eval_aggregate(
             let mut b = group_labels(&s.metric, grouping, without).builder();
             b.set(count_label.as_str(), value_string(s));
             let labels = b.build();
-            let mut h = std::collections::hash_map::DefaultHasher::new();
+            let mut h = super::SigHasher::default();
             labels.hash(&mut h);
             (h.finish(), Some(labels))
         } else {

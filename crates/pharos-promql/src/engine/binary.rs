@@ -190,7 +190,7 @@ fn vector_scalar(
 
 /// Hashes the labels that take part in matching.
 fn signature(l: &Labels, m: &VectorMatching) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = super::SigHasher::default();
     if m.on {
         for n in &m.labels {
             n.hash(&mut h);

@@ -16,6 +16,29 @@ use crate::value::{Value, ValueType};
 
 pub(crate) use aggregate::kahan_inc as kahan;
 
+/// A small, fast hasher (FNV-1a) for label signatures computed once per sample per step;
+/// signatures are only compared within one evaluation, so DoS-resistant hashing is not needed.
+#[derive(Clone, Copy)]
+pub(crate) struct SigHasher(u64);
+
+impl Default for SigHasher {
+    fn default() -> Self {
+        SigHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for SigHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Why a query failed. [`EvalError::error_type`] gives the Prometheus API error type.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {

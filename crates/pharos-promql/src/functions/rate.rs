@@ -34,7 +34,9 @@ fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<V
     let pos = c.arg_pos(0);
     let mut out = Vec::with_capacity(m.len());
     for s in m {
-        let name = s.metric.metric_name().unwrap_or("").to_string();
+        // Borrowed: this loop runs once per series per step, so no allocation here.
+        let metric = s.metric.clone();
+        let name = metric.metric_name().unwrap_or("");
         if is_counter
             && !s.floats.is_empty()
             && !name.is_empty()

@@ -388,6 +388,8 @@ pub async fn prepare(args: &Settings) -> anyhow::Result<Server> {
         telemetry_path: args.telemetry_path.clone(),
         max_requests: args.max_requests,
         openmetrics: false,
+        // The exporter idles between scrapes; see `HttpOptions::release_memory`.
+        release_memory: true,
     };
     let router = pharos_node_exporter::http::router(Arc::new(exporter), &http, &web);
     if args.listen_addresses.is_empty() {
