@@ -21,12 +21,15 @@ pub fn expand(spans: &[Span], buckets: &[f64]) -> Vec<(i32, f64)> {
     let mut idx = 0i32;
     let mut b = buckets.iter();
     for (n, s) in spans.iter().enumerate() {
-        idx = if n == 0 { s.offset } else { idx + s.offset };
+        idx = if n == 0 {
+            s.offset
+        } else {
+            idx.saturating_add(s.offset)
+        };
         for _ in 0..s.length {
-            if let Some(&c) = b.next() {
-                out.push((idx, c));
-            }
-            idx += 1;
+            let Some(&c) = b.next() else { break };
+            out.push((idx, c));
+            idx = idx.saturating_add(1);
         }
     }
     out
@@ -43,13 +46,13 @@ pub fn compact(pairs: &[(i32, f64)]) -> (Vec<Span>, Vec<f64>) {
             continue;
         }
         match prev {
-            Some(p) if i == p + 1 => {
+            Some(p) if p.checked_add(1) == Some(i) => {
                 if let Some(s) = spans.last_mut() {
                     s.length += 1;
                 }
             }
             Some(p) => spans.push(Span {
-                offset: i - p - 1,
+                offset: i.saturating_sub(p).saturating_sub(1),
                 length: 1,
             }),
             None => spans.push(Span {
@@ -77,9 +80,16 @@ pub fn scale(h: &mut FloatHistogram, f: f64) {
 
 fn reduce(pairs: &[(i32, f64)], from: i32, to: i32) -> BTreeMap<i32, f64> {
     let mut m = BTreeMap::new();
-    let d = (from - to) as u32;
+    let d = u32::try_from(i64::from(from) - i64::from(to))
+        .unwrap_or(0)
+        .min(63);
     for &(i, c) in pairs {
-        let ni = if d == 0 { i } else { ((i - 1) >> d) + 1 };
+        // Bucket i at the finer schema falls into bucket ((i-1) >> d) + 1 at the coarser one.
+        let ni = if d == 0 {
+            i
+        } else {
+            (((i64::from(i) - 1) >> d) + 1) as i32
+        };
         *m.entry(ni).or_insert(0.0) += c;
     }
     m
@@ -87,6 +97,10 @@ fn reduce(pairs: &[(i32, f64)], from: i32, to: i32) -> BTreeMap<i32, f64> {
 
 /// Upper bound of exponential bucket `idx` at `schema`.
 pub fn bucket_upper(schema: i32, idx: i32) -> f64 {
+    if !(-4..=8).contains(&schema) {
+        // Outside the schemas Prometheus defines; compute directly rather than by shifts.
+        return 2f64.powf(f64::from(idx) * 2f64.powi(-schema));
+    }
     if schema < 0 {
         let exp = (idx as i64) << (-schema) as u32;
         return 2f64.powi(exp as i32);
@@ -204,6 +218,9 @@ pub fn add(
         out.sum = a.sum + sign * b.sum;
         out.counter_reset_hint = if negate { GAUGE } else { merged_hint(a, b) };
         return Ok((out, mismatched_custom));
+    }
+    if !(-4..=8).contains(&a.schema) || !(-4..=8).contains(&b.schema) {
+        return Err("unsupported schema");
     }
     let schema = a.schema.min(b.schema);
     let zt = a.zero_threshold.max(b.zero_threshold);

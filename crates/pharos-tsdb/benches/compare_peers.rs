@@ -300,9 +300,10 @@ fn bench_pharos(work: &Path, data: &[(Labels, Vec<(i64, f64)>)], om: &[u8], rows
     let import_cpu = cpu_seconds_self() - c0;
     let pharos_import = blocks_size(&import_dir);
     println!(
-        "pharos: append {append_cpu:.2} CPU-s ({:.2} M samples/CPU-s), head RSS growth {:.0} B/series (chunk bytes {:.0} B/series, of which mapped {:.0}), blocks {:.3} B/sample (head flush) {:.3} B/sample (import, {import_cpu:.2} CPU-s), select+iterate {} series: head {head_select:?}, blocks {block_select:?}",
+        "pharos: append {append_cpu:.2} CPU-s ({:.2} M samples/CPU-s), head RSS growth {:.0} B/series (accounted {:.0} B/series; chunk bytes {:.0} B/series, of which mapped {:.0}), blocks {:.3} B/sample (head flush) {:.3} B/sample (import, {import_cpu:.2} CPU-s), select+iterate {} series: head {head_select:?}, blocks {block_select:?}",
         total / append_cpu / 1e6,
         head_rss as f64 / series as f64,
+        stats.series_heap_bytes as f64 / series as f64,
         stats.chunk_bytes as f64 / series as f64,
         stats.chunk_bytes_mapped as f64 / series as f64,
         pharos_blocks as f64 / total,

@@ -112,6 +112,11 @@ impl XorEncoder {
         &self.w.bytes
     }
 
+    /// Heap bytes reserved for the chunk.
+    pub fn capacity(&self) -> usize {
+        self.w.bytes.capacity()
+    }
+
     /// Finishes the chunk, handing over its bytes without spare capacity.
     pub fn into_bytes(self) -> Vec<u8> {
         let mut b = self.w.bytes;
@@ -383,6 +388,11 @@ impl HistogramEncoder {
     /// The encoded chunk as it stands.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Heap bytes reserved for the chunk.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
     }
 
     /// Finishes the chunk.

@@ -53,16 +53,42 @@ pub enum ChunkData {
 }
 
 /// A chunk that no longer changes; its bytes are shared with queriers without copying.
+/// Kept at 32 bytes: every series holds a handful of these.
 #[derive(Clone, Debug)]
 pub struct SealedChunk {
-    /// Chunk encoding.
-    pub encoding: Encoding,
     /// First timestamp.
     pub mint: i64,
-    /// Last timestamp.
-    pub maxt: i64,
     /// Encoded bytes.
     pub data: ChunkData,
+    /// `maxt - mint`, or `u32::MAX` when that does not fit (then the end is unknown).
+    span: u32,
+    /// Chunk encoding.
+    pub encoding: Encoding,
+}
+
+impl SealedChunk {
+    fn new(encoding: Encoding, mint: i64, maxt: i64, data: ChunkData) -> Self {
+        let span = u32::try_from(maxt.saturating_sub(mint))
+            .ok()
+            .filter(|s| *s != u32::MAX)
+            .unwrap_or(u32::MAX);
+        SealedChunk {
+            mint,
+            data,
+            span,
+            encoding,
+        }
+    }
+
+    /// Last timestamp; `i64::MAX` when the span did not fit, which keeps every range test
+    /// conservative (the chunk is decoded rather than wrongly skipped or dropped).
+    pub fn maxt(&self) -> i64 {
+        if self.span == u32::MAX {
+            i64::MAX
+        } else {
+            self.mint.saturating_add(i64::from(self.span))
+        }
+    }
 }
 
 /// Sealed chunk storage: the head chunk files when configured, the heap otherwise.
@@ -81,12 +107,7 @@ impl ChunkStore {
             }
             None => ChunkData::Mem(bytes.into()),
         };
-        SealedChunk {
-            encoding,
-            mint,
-            maxt,
-            data,
-        }
+        SealedChunk::new(encoding, mint, maxt, data)
     }
 
     fn bytes<'a>(&'a self, c: &'a SealedChunk) -> Option<&'a [u8]> {
@@ -112,7 +133,7 @@ impl ChunkStore {
                 encoding: c.encoding,
                 map: self.files.as_ref()?.map(r.file)?,
                 offset: r.offset,
-                len: r.len,
+                len: u32::from(r.len),
             },
         })
     }
@@ -246,7 +267,7 @@ impl MemSeries {
         }
         self.sealed
             .iter()
-            .filter(|c| c.mint <= t && t <= c.maxt)
+            .filter(|c| c.mint <= t && t <= c.maxt())
             .find_map(|c| find(store.decode(c)))
     }
 
@@ -294,6 +315,9 @@ impl MemSeries {
         };
         if !fits {
             if let Some(c) = self.open.seal(self.max_t, store) {
+                // Exact growth: a series holds few chunks for hours, so doubling's slack
+                // would be a large share of its memory; sealing is rare enough to realloc.
+                self.sealed.reserve_exact(1);
                 self.sealed.push(c);
             }
             self.open = match &v {
@@ -324,13 +348,34 @@ impl MemSeries {
         }
     }
 
+    /// Heap bytes owned by the series beyond its struct (see [`HeadStats::series_heap_bytes`]).
+    fn heap_bytes(&self) -> u64 {
+        let open = match &self.open {
+            OpenChunk::None => 0,
+            OpenChunk::Xor(e, _) => e.capacity(),
+            OpenChunk::Hist(e, _) => e.capacity(),
+        };
+        let in_memory: usize = self
+            .sealed
+            .iter()
+            .map(|c| match &c.data {
+                ChunkData::Mem(b) => b.len() + 16,
+                ChunkData::File(_) => 0,
+            })
+            .sum();
+        (self.sealed.capacity() * std::mem::size_of::<SealedChunk>()
+            + open
+            + in_memory
+            + self.ooo.capacity() * std::mem::size_of::<(i64, Value)>()) as u64
+    }
+
     /// Drops whole chunks ending before `below`; returns false when a chunk or out-of-order
     /// sample straddles `below`, in which case the caller must rewrite the series.
     fn drop_chunks_before(&mut self, below: i64) -> bool {
         let straddles = self
             .sealed
             .iter()
-            .any(|c| c.mint < below && c.maxt >= below)
+            .any(|c| c.mint < below && c.maxt() >= below)
             || self
                 .open
                 .mint()
@@ -339,7 +384,8 @@ impl MemSeries {
         if straddles {
             return false;
         }
-        self.sealed.retain(|c| c.maxt >= below);
+        self.sealed.retain(|c| c.maxt() >= below);
+        self.sealed.shrink_to_fit();
         if self.open.mint().is_some_and(|m| m < below) {
             self.open = OpenChunk::None;
         }
@@ -381,6 +427,10 @@ pub struct HeadStats {
     /// Of `chunk_bytes`, the part living in memory-mapped head chunk files (page cache, not
     /// process heap).
     pub chunk_bytes_mapped: u64,
+    /// Accounted heap bytes of the series: their structs, chunk lists, open chunks, chunks
+    /// kept in memory, out-of-order buffers and the label lookup table (label strings, which
+    /// callers share, and the postings index are not counted).
+    pub series_heap_bytes: u64,
     /// Series count per metric name, largest first (top 10).
     pub series_count_by_metric_name: Vec<(String, u64)>,
     /// Distinct values per label name, largest first (top 10).
@@ -678,7 +728,7 @@ impl Head {
         let mut out: Vec<SampleSource> = s
             .sealed
             .iter()
-            .filter(|c| c.maxt >= mint && c.mint <= maxt)
+            .filter(|c| c.maxt() >= mint && c.mint <= maxt)
             .filter_map(|c| self.store.source(c))
             .collect();
         if s.open.mint().is_some_and(|m| m <= maxt) && s.max_t >= mint {
@@ -711,8 +761,8 @@ impl Head {
         let mut out: Vec<(i64, i64, SampleSource)> = s
             .sealed
             .iter()
-            .filter(|c| c.maxt >= mint && c.mint <= maxt)
-            .filter_map(|c| Some((c.mint, c.maxt, self.store.source(c)?)))
+            .filter(|c| c.maxt() >= mint && c.mint <= maxt)
+            .filter_map(|c| Some((c.mint, c.maxt(), self.store.source(c)?)))
             .collect();
         if let Some(open_mint) = s.open.mint() {
             if open_mint <= maxt && s.max_t >= mint {
@@ -828,11 +878,15 @@ impl Head {
             max_time: self.max_t,
             ..Default::default()
         };
+        st.series_heap_bytes = (self.series.capacity() * std::mem::size_of::<Option<MemSeries>>()
+            + self.by_labels.capacity() * (std::mem::size_of::<(Labels, u32)>() + 1))
+            as u64;
         for s in self.series.iter().flatten() {
             st.num_series += 1;
             st.num_chunks += s.sealed.len() as u64 + u64::from(s.open.mint().is_some());
             st.chunk_bytes += s.sealed.iter().map(|c| self.store.len(c)).sum::<u64>();
             st.chunk_bytes_mapped += s.sealed.iter().map(ChunkStore::mapped_bytes).sum::<u64>();
+            st.series_heap_bytes += s.heap_bytes();
             st.chunk_bytes += match &s.open {
                 OpenChunk::None => 0,
                 OpenChunk::Xor(e, _) => e.bytes().len() as u64,
@@ -881,6 +935,20 @@ pub fn histogram_value(h: FloatHistogram) -> Value {
 mod tests {
     use super::*;
     use pharos_model::STALE_NAN;
+
+    #[test]
+    fn sealed_chunk_stays_small() {
+        assert_eq!(std::mem::size_of::<SealedChunk>(), 32);
+        let c = SealedChunk::new(
+            Encoding::Xor,
+            -5,
+            i64::MAX,
+            ChunkData::Mem(Arc::from(&[][..])),
+        );
+        assert_eq!(c.maxt(), i64::MAX);
+        let c = SealedChunk::new(Encoding::Xor, 10, 20, ChunkData::Mem(Arc::from(&[][..])));
+        assert_eq!(c.maxt(), 20);
+    }
 
     fn lbl(n: &str) -> Labels {
         Labels::from_pairs([("__name__", n)])

@@ -24,12 +24,12 @@ const DEFAULT_FILE_SIZE: u64 = 64 << 20;
 /// Where a chunk's bytes are in the head chunk files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileChunkRef {
-    /// File number.
-    pub file: u32,
     /// Offset in the file.
     pub offset: u32,
+    /// File number.
+    pub file: u16,
     /// Length in bytes.
-    pub len: u32,
+    pub len: u16,
 }
 
 /// A read-only mapping of one head chunk file, shared with readers.
@@ -119,6 +119,13 @@ impl HeadChunkFiles {
     /// chunk in memory; a full disk must not fail appends).
     pub fn write(&mut self, data: &[u8], maxt: i64) -> io::Result<FileChunkRef> {
         let len = data.len() as u64;
+        // References stay 8 bytes per chunk; the rare larger chunk stays on the heap.
+        if len > u64::from(u16::MAX) || self.maps.len() > usize::from(u16::MAX) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "chunk too large for a head chunk file reference",
+            ));
+        }
         if len > self.file_size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -145,14 +152,14 @@ impl HeadChunkFiles {
             *m = (*m).max(maxt);
         }
         Ok(FileChunkRef {
-            file: id as u32,
             offset: offset as u32,
-            len: len as u32,
+            file: id as u16,
+            len: len as u16,
         })
     }
 
     /// The mapping of a file, for readers that outlive the head lock.
-    pub fn map(&self, file: u32) -> Option<Arc<ChunkFileMap>> {
+    pub fn map(&self, file: u16) -> Option<Arc<ChunkFileMap>> {
         self.maps.get(file as usize).and_then(Clone::clone)
     }
 
@@ -161,7 +168,7 @@ impl HeadChunkFiles {
         self.maps
             .get(r.file as usize)
             .and_then(Option::as_ref)
-            .and_then(|m| m.bytes(r.offset, r.len))
+            .and_then(|m| m.bytes(r.offset, u32::from(r.len)))
     }
 
     /// Removes files whose chunks all end before `below` (they were dropped from the head).
@@ -212,7 +219,7 @@ mod tests {
         f.truncate(15);
         assert_eq!(f.bytes(a), None);
         // A reader's mapping outlives the file's removal.
-        assert_eq!(held.bytes(a.offset, a.len), Some(&[1u8; 60][..]));
+        assert_eq!(held.bytes(a.offset, u32::from(a.len)), Some(&[1u8; 60][..]));
         assert_eq!(f.bytes(c), Some(&[3u8; 30][..]));
         assert!(held.bytes(0, 1000).is_none());
         // A fresh store clears what a previous run left behind.

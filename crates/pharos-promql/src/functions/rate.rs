@@ -62,7 +62,7 @@ fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<V
         }
         if s.hists.len() > 1 {
             if let Some(h) =
-                histogram_rate(c, &s, &name, is_counter, is_rate, range_start, range_end)
+                histogram_rate(c, &s, name, is_counter, is_rate, range_start, range_end)
             {
                 let mut smp = c.sample(s.metric, 0.0, true);
                 smp.h = Some(Box::new(h));
