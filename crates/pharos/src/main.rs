@@ -25,16 +25,22 @@ enum Command {
     Test(cmd::test::Args),
     /// Query a Prometheus-compatible server (like `promtool query`).
     Query(cmd::query::Args),
+    /// Run the Prometheus-compatible server (default :9090).
+    Server(cmd::server::Args),
+    /// Check configuration files (like `promtool check`).
+    Check(cmd::check::Args),
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::server::implicit_server_args(std::env::args_os()));
     let result = match cli.command {
         Command::Up(a) => cmd::up::run(a),
         Command::NodeExporter(a) => cmd::node_exporter::run(a),
         Command::Tsdb(a) => cmd::tsdb::run(a),
         Command::Test(a) => cmd::test::run(a),
         Command::Query(a) => cmd::query::run(a),
+        Command::Server(a) => cmd::server::run(a),
+        Command::Check(a) => cmd::check::run(a),
     };
     match result {
         Ok(code) => code,

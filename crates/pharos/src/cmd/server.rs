@@ -1,0 +1,334 @@
+//! `pharos server`: the Prometheus-compatible server, with Prometheus's flag names so that an
+//! existing systemd unit works after changing only the binary name.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use pharos_http::PromDuration;
+use pharos_promql::EngineOptions;
+use pharos_scrape::ByteSize;
+use pharos_server::ServerOptions;
+
+use crate::cmd::node_exporter::logging;
+
+/// Flags of `pharos server`, spelled as Prometheus spells them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Prometheus configuration file path.
+    #[arg(
+        long = "config.file",
+        value_name = "FILE",
+        default_value = "prometheus.yml"
+    )]
+    pub config_file: PathBuf,
+
+    /// Base path for metrics storage.
+    #[arg(
+        long = "storage.tsdb.path",
+        value_name = "DIR",
+        default_value = "data/"
+    )]
+    pub storage_path: PathBuf,
+
+    /// How long to retain samples in storage (0 keeps them until the size limit applies).
+    #[arg(
+        long = "storage.tsdb.retention.time",
+        value_name = "DURATION",
+        default_value = "15d"
+    )]
+    pub retention_time: String,
+
+    /// Maximum number of bytes of storage blocks to retain (e.g. 512MB); 0 disables.
+    #[arg(
+        long = "storage.tsdb.retention.size",
+        value_name = "SIZE",
+        default_value = "0B"
+    )]
+    pub retention_size: String,
+
+    /// Address to listen on for the API and telemetry.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDRESS",
+        default_value = "0.0.0.0:9090"
+    )]
+    pub listen_address: String,
+
+    /// The URL under which the server is reachable from outside (behind a reverse proxy).
+    #[arg(long = "web.external-url", value_name = "URL", default_value = "")]
+    pub external_url: String,
+
+    /// Prefix for the internal routes; defaults to the path of --web.external-url.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub route_prefix: Option<String>,
+
+    /// Enable shutdown and reload via HTTP request.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// Enable the admin API endpoints (delete series, snapshots).
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+
+    /// Accept remote write requests (not implemented yet: the flag is accepted and a warning
+    /// is logged; /api/v1/write is not served).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+
+    /// Path to the console template directory (accepted for compatibility; consoles are not
+    /// served).
+    #[arg(long = "web.console.templates", value_name = "DIR")]
+    pub console_templates: Option<String>,
+
+    /// Path to the console library directory (accepted for compatibility; consoles are not
+    /// served).
+    #[arg(long = "web.console.libraries", value_name = "DIR")]
+    pub console_libraries: Option<String>,
+
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m")]
+    pub query_timeout: String,
+
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(
+        long = "query.max-samples",
+        value_name = "N",
+        default_value_t = 50_000_000
+    )]
+    pub query_max_samples: usize,
+
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
+    pub query_max_concurrency: usize,
+
+    /// The maximum lookback duration for retrieving metrics during expression evaluations.
+    #[arg(
+        long = "query.lookback-delta",
+        value_name = "DURATION",
+        default_value = "5m"
+    )]
+    pub query_lookback_delta: String,
+
+    /// Comma-separated feature names to enable (e.g. promql-experimental-functions).
+    #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
+    pub enable_feature: Vec<String>,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
+          value_parser = ["debug", "info", "warn", "error"])]
+    pub log_level: String,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt",
+          value_parser = ["logfmt", "json"])]
+    pub log_format: String,
+}
+
+fn duration_flag(name: &str, v: &str) -> anyhow::Result<PromDuration> {
+    v.parse::<PromDuration>()
+        .map_err(|e| anyhow::anyhow!("invalid --{name} {v:?}: {e}"))
+}
+
+/// Resolves `host:port` or `:port` (all interfaces) to one address.
+pub fn resolve_listen(addr: &str) -> anyhow::Result<SocketAddr> {
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    full.to_socket_addrs()
+        .with_context(|| format!("invalid --web.listen-address {addr:?}"))?
+        .next()
+        .with_context(|| format!("--web.listen-address {addr:?} resolves to no address"))
+}
+
+/// The path part of an external URL, without a trailing slash ("" for the root).
+fn url_path(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    match rest.find('/') {
+        Some(i) => rest[i..].trim_end_matches('/').to_string(),
+        None => String::new(),
+    }
+}
+
+impl Args {
+    /// The server settings these flags describe.
+    pub fn options(&self) -> anyhow::Result<ServerOptions> {
+        let retention = duration_flag("storage.tsdb.retention.time", &self.retention_time)?;
+        let retention_size: ByteSize = self.retention_size.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid --storage.tsdb.retention.size {:?}: {e}",
+                self.retention_size
+            )
+        })?;
+        let listen = resolve_listen(&self.listen_address)?;
+        let route_prefix = match &self.route_prefix {
+            Some(p) => p.trim_end_matches('/').to_string(),
+            None => url_path(&self.external_url),
+        };
+        if !route_prefix.is_empty() && !route_prefix.starts_with('/') {
+            anyhow::bail!("--web.route-prefix must start with '/': {route_prefix:?}");
+        }
+        let mut experimental = false;
+        for f in &self.enable_feature {
+            match f.trim() {
+                "promql-experimental-functions" => experimental = true,
+                "" => {}
+                other => tracing::warn!(
+                    feature = other,
+                    "unknown or unsupported feature flag; ignored"
+                ),
+            }
+        }
+        let lookback = duration_flag("query.lookback-delta", &self.query_lookback_delta)?;
+        let engine = EngineOptions {
+            lookback_delta: i64::try_from(lookback.as_millis()).unwrap_or(i64::MAX),
+            timeout: duration_flag("query.timeout", &self.query_timeout)?.as_duration(),
+            max_samples: self.query_max_samples,
+            max_concurrency: self.query_max_concurrency,
+            experimental_functions: experimental,
+            ..EngineOptions::default()
+        };
+        let flags = self.flag_map();
+        Ok(ServerOptions {
+            config_file: self.config_file.clone(),
+            config_text: None,
+            storage_path: self.storage_path.clone(),
+            retention_time_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+            retention_bytes: retention_size.0,
+            listen,
+            external_url: self.external_url.clone(),
+            route_prefix,
+            enable_lifecycle: self.enable_lifecycle,
+            enable_admin_api: self.enable_admin_api,
+            engine,
+            flags,
+        })
+    }
+
+    /// Every flag with its effective value, for `/api/v1/status/flags`.
+    fn flag_map(&self) -> BTreeMap<String, String> {
+        let pairs: [(&str, String); 19] = [
+            ("config.file", self.config_file.display().to_string()),
+            ("storage.tsdb.path", self.storage_path.display().to_string()),
+            ("storage.tsdb.retention.time", self.retention_time.clone()),
+            ("storage.tsdb.retention.size", self.retention_size.clone()),
+            ("web.listen-address", self.listen_address.clone()),
+            ("web.external-url", self.external_url.clone()),
+            (
+                "web.route-prefix",
+                self.route_prefix.clone().unwrap_or_default(),
+            ),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            (
+                "web.enable-remote-write-receiver",
+                self.enable_remote_write_receiver.to_string(),
+            ),
+            (
+                "web.console.templates",
+                self.console_templates.clone().unwrap_or_default(),
+            ),
+            (
+                "web.console.libraries",
+                self.console_libraries.clone().unwrap_or_default(),
+            ),
+            ("query.timeout", self.query_timeout.clone()),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            (
+                "query.max-concurrency",
+                self.query_max_concurrency.to_string(),
+            ),
+            ("query.lookback-delta", self.query_lookback_delta.clone()),
+            ("enable-feature", self.enable_feature.join(",")),
+            ("log.level", self.log_level.clone()),
+            ("log.format", self.log_format.clone()),
+        ];
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    fn log_options(&self) -> logging::LogOptions {
+        logging::LogOptions {
+            level: match self.log_level.as_str() {
+                "debug" => tracing::Level::DEBUG,
+                "warn" => tracing::Level::WARN,
+                "error" => tracing::Level::ERROR,
+                _ => tracing::Level::INFO,
+            },
+            format: if self.log_format == "json" {
+                logging::LogFormat::Json
+            } else {
+                logging::LogFormat::Logfmt
+            },
+        }
+    }
+
+    /// Logs what the flags accept but the server does not do yet.
+    pub fn log_compatibility_notes(&self) {
+        if self.console_templates.is_some() || self.console_libraries.is_some() {
+            tracing::info!("--web.console.templates and --web.console.libraries are accepted for compatibility; consoles are not served");
+        }
+        if self.enable_remote_write_receiver {
+            tracing::warn!("--web.enable-remote-write-receiver: the remote write receiver is not implemented yet; /api/v1/write is not served");
+        }
+    }
+}
+
+/// Inserts the `server` subcommand when the binary is started with Prometheus server flags
+/// and no subcommand (`pharos --config.file=...`), so units written for `prometheus` work.
+pub fn implicit_server_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    const SERVER_FLAGS: [&str; 6] = [
+        "--config.",
+        "--storage.",
+        "--web.",
+        "--query.",
+        "--enable-feature",
+        "--log.",
+    ];
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let first_is_server_flag = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| SERVER_FLAGS.iter().any(|f| a.starts_with(f)));
+    if first_is_server_flag {
+        args.insert(1, "server".into());
+    }
+    args
+}
+
+/// Runs the server until SIGTERM, Ctrl-C or `/-/quit`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    logging::init(&args.log_options())?;
+    let options = args.options()?;
+    args.log_compatibility_notes();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(pharos_server::run(options, std::future::pending::<()>()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_prefix_comes_from_the_external_url() {
+        assert_eq!(url_path("http://example.com/prometheus/"), "/prometheus");
+        assert_eq!(url_path("http://example.com"), "");
+        assert_eq!(url_path(""), "");
+    }
+
+    #[test]
+    fn listen_addresses_like_prometheus() {
+        assert_eq!(resolve_listen(":9090").unwrap().port(), 9090);
+        assert_eq!(resolve_listen("127.0.0.1:1").unwrap().port(), 1);
+        assert!(resolve_listen("nonsense").is_err());
+    }
+}
