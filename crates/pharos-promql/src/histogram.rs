@@ -466,9 +466,11 @@ pub fn aggregate(
     let mut acc: FloatHistogram = (*first).clone();
     let (mut sum, mut sc) = (first.sum, 0.0);
     let (mut cnt, mut cc) = (first.count, 0.0);
-    let mut conflict = false;
+    // A reset and a non-reset anywhere among the inputs conflict, even with a gauge or an
+    // unknown hint between them.
+    let conflict = hs.iter().any(|h| h.counter_reset_hint == 1)
+        && hs.iter().any(|h| h.counter_reset_hint == 2);
     for h in &hs[1..] {
-        conflict |= conflicting_hints(&acc, h);
         match add(&acc, h, false) {
             Ok((s, mismatch)) => {
                 if mismatch {
@@ -496,9 +498,45 @@ pub fn aggregate(
     acc.sum = if sum.is_infinite() { sum } else { sum + sc };
     acc.count = if cnt.is_infinite() { cnt } else { cnt + cc };
     if avg {
-        scale(&mut acc, 1.0 / hs.len() as f64);
+        let n = hs.len() as f64;
+        if overflowed(&acc) && hs.iter().all(|h| !overflowed(h)) {
+            // The plain sum overflowed although every input is finite: like Prometheus, fall
+            // back to an incremental mean, which stays in range. The `sum` field keeps the
+            // compensated sum when that one is finite, as it is the more precise of the two.
+            let mut mean = incremental_mean(hs)?;
+            let direct = acc.sum / n;
+            if direct.is_finite() {
+                mean.sum = direct;
+            }
+            mean.counter_reset_hint = acc.counter_reset_hint;
+            return Some(mean);
+        }
+        scale(&mut acc, 1.0 / n);
     }
     Some(acc)
+}
+
+/// True when a count of `h` is infinite.
+fn overflowed(h: &FloatHistogram) -> bool {
+    h.count.is_infinite()
+        || h.zero_count.is_infinite()
+        || h.positive_buckets.iter().any(|c| c.is_infinite())
+        || h.negative_buckets.iter().any(|c| c.is_infinite())
+}
+
+/// The mean of `hs` computed as `mean += x/n - mean/n`, which never exceeds the largest input.
+fn incremental_mean(hs: &[&FloatHistogram]) -> Option<FloatHistogram> {
+    let mut mean: FloatHistogram = (*hs.first()?).clone();
+    for (k, h) in hs.iter().enumerate().skip(1) {
+        let n = (k + 1) as f64;
+        let mut part = (*h).clone();
+        scale(&mut part, 1.0 / n);
+        let mut shrink = mean.clone();
+        scale(&mut shrink, 1.0 / n);
+        let (delta, _) = add(&part, &shrink, true).ok()?;
+        mean = add(&mean, &delta, false).ok()?.0;
+    }
+    Some(mean)
 }
 
 /// Renders a histogram the way Prometheus prints one (used for `count_values`).
@@ -760,7 +798,8 @@ pub fn trim(h: &FloatHistogram, cutoff: f64, keep_below: bool) -> FloatHistogram
             // A first bucket with a positive finite bound is taken to start at 0, unless the
             // cutoff is negative (then it stays unbounded and is dropped).
             let from_zero = i == 0 && bu > 0.0 && bu.is_finite();
-            if from_zero && cutoff >= 0.0 {
+            // Keeping what lies below a negative cutoff keeps none of it either.
+            if from_zero && (cutoff >= 0.0 || keep_below) {
                 bl = 0.0;
             }
             let rep_bl = if from_zero { 0.0 } else { bl };

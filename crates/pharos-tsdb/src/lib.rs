@@ -1,9 +1,14 @@
 //! The Pharos time-series database.
 //!
 //! Writes go through [`Appender`] (batched, WAL-logged on commit) into the in-memory
-//! [`head::Head`]; [`Db::compact`] cuts the head into immutable [`block::Block`]s, merges them and
-//! applies retention. Everything above storage (PromQL, rules, the HTTP API, remote read) reads
-//! through the [`querier`] traits, which [`Db`] and the in-memory [`MemStorage`] implement.
+//! [`head::Head`], whose full chunks move to memory-mapped [`head_chunks`] files;
+//! [`Db::compact`] (driven by a [`Compactor`] thread in a server) cuts the head into immutable
+//! [`block::Block`]s, merges them and applies retention. Block chunks are re-encoded for size:
+//! [`packed_chunk`] for floats that are exact decimals, [`histogram_chunk`] for native
+//! histograms, XOR otherwise. Everything above storage (PromQL, rules, the HTTP API, remote
+//! read) reads through the [`querier`] traits, which [`Db`] and the in-memory [`MemStorage`]
+//! implement; [`Db`]'s selects decode chunks lazily as series are iterated.
+//! [`Db::open_read_only`] serves inspection tools on a directory a server owns.
 
 pub mod analyze;
 pub mod appender;

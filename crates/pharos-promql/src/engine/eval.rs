@@ -7,6 +7,7 @@ use std::time::Instant;
 use pharos_model::{is_stale_nan, FloatHistogram, Labels};
 use pharos_tsdb::{Querier, Queryable, SelectHints, ValueKind};
 
+use super::window_fn::WindowFn;
 use super::{aggregate, binary, EngineOptions, EvalError, QueryRange, QueryStats};
 use crate::annotations::Annotations;
 use crate::functions::FnCall;
@@ -52,6 +53,8 @@ pub(crate) struct Evaluator<'a> {
     total_samples: u64,
     peak_samples: u64,
     steps_checked: u32,
+    /// The window of one series for the fast range-function path, reused across steps.
+    window: Vec<FPoint>,
 }
 
 fn key(vs: &VectorSelector) -> usize {
@@ -75,6 +78,7 @@ impl<'a> Evaluator<'a> {
             total_samples: 0,
             peak_samples: 0,
             steps_checked: 0,
+            window: Vec::new(),
         })
     }
 
@@ -115,9 +119,14 @@ impl<'a> Evaluator<'a> {
         }
         let mint = wanted.iter().map(|w| w.1).min().unwrap_or(0);
         let maxt = wanted.iter().map(|w| w.2).max().unwrap_or(0);
+        let mut stats_only = std::collections::HashSet::new();
+        stats_selectors(e, false, &mut stats_only);
         let querier = self.storage.querier(mint, maxt)?;
         for (vs, lo, hi) in wanted {
-            let series = self.load(&*querier, vs, lo, hi)?;
+            let mut series = self.load(&*querier, vs, lo, hi)?;
+            if stats_only.contains(&key(vs)) {
+                series.iter_mut().for_each(detect_resets_on_read);
+            }
             self.data.insert(key(vs), series);
         }
         Ok(())
@@ -417,6 +426,13 @@ impl<'a> Evaluator<'a> {
                 )
             }
             Expr::Call { func, args, pos } => {
+                if let (Some(kind), [arg]) = (WindowFn::from_name(func.name), args.as_slice()) {
+                    if let Expr::Matrix(m) = arg.unparen() {
+                        if let Some(v) = self.eval_window_fn(kind, m, ts, arg.pos())? {
+                            return Ok(v);
+                        }
+                    }
+                }
                 if self.range.step > 0 && func.name.starts_with("sort") {
                     self.annotations
                         .warn("sort is ineffective for range queries since results are always ordered by labels", *pos);
@@ -622,6 +638,78 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
+    /// `kind` over a plain range selector, straight from the loaded samples; `None` when the
+    /// general path is needed (anchored or smoothed ranges, series holding histograms).
+    fn eval_window_fn(
+        &mut self,
+        kind: WindowFn,
+        m: &crate::parser::MatrixSelector,
+        ts: i64,
+        arg_pos: crate::parser::PosRange,
+    ) -> Result<Option<Value>, EvalError> {
+        if m.anchored || m.smoothed {
+            return Ok(None);
+        }
+        let tref = m.vs.at.map_or(ts, |a| self.at_time(a)) - m.vs.offset;
+        let lo = tref - m.range;
+        let Some(series) = self.data.get(&key(&m.vs)) else {
+            return Ok(Some(Value::Vector(Vec::new())));
+        };
+        if series.iter().any(|s| !s.ht.is_empty()) {
+            return Ok(None);
+        }
+        let window = &mut self.window;
+        let mut out = Vec::with_capacity(series.len());
+        let mut n = 0usize;
+        let mut not_counters: Vec<&str> = Vec::new();
+        for s in series {
+            let (ca, cb) = s.cursor.get();
+            let a = seek_after(&s.ft, ca, lo);
+            let b = seek_after(&s.ft, cb.max(a), tref);
+            s.cursor.set((a, b));
+            window.clear();
+            if let (Some(ts_in), Some(vs_in)) = (s.ft.get(a..b), s.fv.get(a..b)) {
+                window.extend(
+                    ts_in
+                        .iter()
+                        .zip(vs_in)
+                        .filter(|(_, f)| !is_stale_nan(**f))
+                        .map(|(&t, &f)| FPoint { t, f }),
+                );
+            }
+            if window.is_empty() {
+                continue;
+            }
+            n += window.len();
+            if kind.wants_counter() {
+                let name = s.metric.metric_name().unwrap_or("");
+                if crate::functions::rate::lacks_counter_suffix(name) {
+                    not_counters.push(name);
+                }
+            }
+            if let Some(f) = kind.apply(window, lo, tref) {
+                out.push(Sample {
+                    metric: s.metric.clone(),
+                    t: ts,
+                    f,
+                    h: None,
+                    drop_name: true,
+                });
+            }
+        }
+        for name in not_counters {
+            self.annotations.info(
+                format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
+                arg_pos,
+            );
+        }
+        if n > self.opts.max_samples {
+            return Err(EvalError::TooManySamples("query execution"));
+        }
+        self.peak_samples = self.peak_samples.max(n as u64);
+        Ok(Some(Value::Vector(out)))
+    }
+
     /// For `anchored`/`smoothed` ranges: adds the sample just before the window (within the
     /// lookback) and, for `smoothed`, the one just after, so the functions can interpolate.
     fn extend_range(&self, m: &crate::parser::MatrixSelector, out: &mut Matrix, lo: i64, hi: i64) {
@@ -656,6 +744,64 @@ impl<'a> Evaluator<'a> {
             }
         }
         out.retain(|s| !s.floats.is_empty() || !s.hists.is_empty());
+    }
+}
+
+/// Finds the selectors read only for histogram count and sum (under `histogram_count`,
+/// `histogram_sum` or `histogram_avg`, not through a subquery or a binary operator).
+/// Prometheus reads those through an iterator that decides counter resets on the fly, so
+/// their samples carry explicit reset hints, which aggregations then check for conflicts.
+fn stats_selectors(e: &Expr, stats: bool, out: &mut std::collections::HashSet<usize>) {
+    match e {
+        Expr::Number(..) | Expr::Str(..) => {}
+        Expr::Paren(e, _) | Expr::Neg(e, _) => stats_selectors(e, stats, out),
+        Expr::Binary { lhs, rhs, .. } => {
+            stats_selectors(lhs, false, out);
+            stats_selectors(rhs, false, out);
+        }
+        Expr::Aggregate { expr, param, .. } => {
+            stats_selectors(expr, stats, out);
+            if let Some(p) = param {
+                stats_selectors(p, false, out);
+            }
+        }
+        Expr::Call { func, args, .. } => {
+            let stats = match func.name {
+                "histogram_count" | "histogram_sum" | "histogram_avg" => true,
+                "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => false,
+                _ => stats,
+            };
+            args.iter().for_each(|a| stats_selectors(a, stats, out));
+        }
+        Expr::Vector(vs) => {
+            if stats {
+                out.insert(key(vs));
+            }
+        }
+        Expr::Matrix(m) => {
+            if stats {
+                out.insert(key(&m.vs));
+            }
+        }
+        Expr::Subquery(s) => stats_selectors(&s.expr, false, out),
+    }
+}
+
+/// Gives every histogram sample whose hint is unknown an explicit one, judged against the
+/// histogram before it, as Prometheus's statistics-only iterator does.
+fn detect_resets_on_read(s: &mut LoadedSeries) {
+    for i in 1..s.hv.len() {
+        let (before, rest) = s.hv.split_at_mut(i);
+        let (Some(prev), Some(cur)) = (before.last(), rest.first_mut()) else {
+            continue;
+        };
+        if cur.counter_reset_hint == 0 {
+            cur.counter_reset_hint = if crate::functions::detect_reset(prev, cur) {
+                1
+            } else {
+                2
+            };
+        }
     }
 }
 

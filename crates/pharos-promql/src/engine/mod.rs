@@ -4,6 +4,7 @@
 pub(crate) mod aggregate;
 mod binary;
 mod eval;
+mod window_fn;
 
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -22,9 +22,9 @@
 mod histogram;
 mod label;
 mod math;
-mod over_time;
+pub(crate) mod over_time;
 mod presence;
-mod rate;
+pub(crate) mod rate;
 mod sort;
 mod time;
 

@@ -6,7 +6,7 @@ use pharos_model::FloatHistogram;
 use super::FnCall;
 use crate::engine::EvalError;
 use crate::histogram;
-use crate::value::{Series, Value};
+use crate::value::{FPoint, Series, Value};
 
 const COUNTER_SUFFIXES: [&str; 4] = ["_total", "_sum", "_count", "_bucket"];
 
@@ -37,11 +37,7 @@ fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<V
         // Borrowed: this loop runs once per series per step, so no allocation here.
         let metric = s.metric.clone();
         let name = metric.metric_name().unwrap_or("");
-        if is_counter
-            && !s.floats.is_empty()
-            && !name.is_empty()
-            && !COUNTER_SUFFIXES.iter().any(|x| name.ends_with(x))
-        {
+        if is_counter && !s.floats.is_empty() && lacks_counter_suffix(name) {
             c.annotations.info(
                 format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
                 pos,
@@ -70,36 +66,54 @@ fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<V
             }
             continue;
         }
-        if s.floats.len() < 2 {
-            continue;
+        if let Some(v) = float_change(&s.floats, range_start, range_end, is_counter, is_rate) {
+            out.push(c.sample(s.metric, v, true));
         }
-        let first = s.floats[0];
-        let last = s.floats[s.floats.len() - 1];
-        let mut result = last.f - first.f;
-        if is_counter {
-            let mut prev = first.f;
-            for p in &s.floats[1..] {
-                if p.f < prev {
-                    result += prev;
-                }
-                prev = p.f;
-            }
-        }
-        let n1 = (s.floats.len() - 1) as f64;
-        let factor = extrapolation_factor(
-            first.t,
-            last.t,
-            n1,
-            range_start,
-            range_end,
-            is_counter && result > 0.0 && first.f >= 0.0,
-            first.f,
-            result,
-            is_rate,
-        );
-        out.push(c.sample(s.metric, result * factor, true));
     }
     Ok(Value::Vector(out))
+}
+
+/// The extrapolated change of float samples over the window `(range_start, range_end]`:
+/// `rate` (`is_rate`), `increase` (`is_counter`) or `delta`. `None` below two samples.
+pub(crate) fn float_change(
+    points: &[FPoint],
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let (first, last) = match points {
+        [first, .., last] => (*first, *last),
+        _ => return None,
+    };
+    let mut result = last.f - first.f;
+    if is_counter {
+        let mut prev = first.f;
+        for p in &points[1..] {
+            if p.f < prev {
+                result += prev;
+            }
+            prev = p.f;
+        }
+    }
+    let n1 = (points.len() - 1) as f64;
+    let factor = extrapolation_factor(
+        first.t,
+        last.t,
+        n1,
+        range_start,
+        range_end,
+        is_counter && result > 0.0 && first.f >= 0.0,
+        first.f,
+        result,
+        is_rate,
+    );
+    Some(result * factor)
+}
+
+/// The "might not be a counter" info applies to float series whose name lacks a counter suffix.
+pub(crate) fn lacks_counter_suffix(name: &str) -> bool {
+    !name.is_empty() && !COUNTER_SUFFIXES.iter().any(|x| name.ends_with(x))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -225,8 +239,12 @@ fn histogram_rate(
             pos,
         );
     }
-    let schema_custom = first.h.schema == histogram::CUSTOM;
-    if s.hists
+    // Every sample after the first must use the last one's kind of buckets. The first may
+    // differ: the change of kind is then a counter reset at the second sample, so the first
+    // sample drops out of the difference and only its count still bounds the extrapolation.
+    let schema_custom = last.h.schema == histogram::CUSTOM;
+    let rest = s.hists.get(1..).unwrap_or_default();
+    if rest
         .iter()
         .any(|h| (h.h.schema == histogram::CUSTOM) != schema_custom)
     {
@@ -236,20 +254,37 @@ fn histogram_rate(
         );
         return None;
     }
-    let (mut result, _) = histogram::add(&last.h, &first.h, true).ok()?;
+    let first_differs = (first.h.schema == histogram::CUSTOM) != schema_custom;
+    let mut result = if first_differs {
+        (*last.h).clone()
+    } else {
+        let (diff, mismatch) = histogram::add(&last.h, &first.h, true).ok()?;
+        if mismatch {
+            c.annotations.info(
+                "mismatched custom buckets were reconciled during subtraction",
+                pos,
+            );
+        }
+        diff
+    };
     if is_counter {
-        let mut prev = &first.h;
-        for p in &s.hists[1..] {
+        let (mut prev, tail) = if first_differs {
+            (&rest.first()?.h, rest.get(1..).unwrap_or_default())
+        } else {
+            (&first.h, rest)
+        };
+        for p in tail {
             if crate::functions::over_time::detect_reset(prev, &p.h) {
                 result = histogram::add(&result, prev, false).ok()?.0;
             }
             prev = &p.h;
         }
     }
-    // The schema of the result is the minimum of all samples.
+    // The schema of the result is the minimum of all samples that take part.
     let min_schema = s
         .hists
         .iter()
+        .skip(usize::from(first_differs))
         .map(|h| h.h.schema)
         .min()
         .unwrap_or(result.schema);

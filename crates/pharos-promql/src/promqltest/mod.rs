@@ -308,6 +308,8 @@ fn load_nhcb(storage: &MemStorage, loaded: &[(Labels, Vec<SeqValue>)], step: i64
             continue;
         }
         acc.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Spellings of one bound ("0.2", "2e-1") name the same bucket, which is kept once.
+        acc.buckets.dedup_by(|a, b| a.0 == b.0);
         let n = acc.buckets.iter().map(|b| b.1.len()).max().unwrap_or(0);
         let bounds: Vec<f64> = acc
             .buckets

@@ -277,6 +277,64 @@ impl Args {
     }
 }
 
+/// The port of a listen address such as `:9100` or `0.0.0.0:9100`.
+fn port_of(addr: &str) -> anyhow::Result<u16> {
+    addr.rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .with_context(|| format!("no port in listen address {addr:?}"))
+}
+
+/// The configuration `pharos up` runs the server with: scrape the embedded node exporter
+/// (when it runs) and the server itself, every 15 seconds.
+pub fn embedded_config(server_port: u16, node_exporter_port: Option<u16>) -> String {
+    let mut text = String::from(
+        "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:\n",
+    );
+    text.push_str(&format!(
+        "  - job_name: pharos\n    static_configs:\n      - targets: ['localhost:{server_port}']\n"
+    ));
+    if let Some(p) = node_exporter_port {
+        text.push_str(&format!(
+            "  - job_name: node\n    static_configs:\n      - targets: ['localhost:{p}']\n"
+        ));
+    }
+    text
+}
+
+/// Server settings for `pharos up`: Prometheus's defaults plus the embedded configuration.
+pub fn up_options(
+    listen: &str,
+    storage: &std::path::Path,
+    node_exporter_listen: Option<&str>,
+) -> anyhow::Result<ServerOptions> {
+    let args = Args::try_parse_from_defaults()?;
+    let mut options = args.options()?;
+    options.listen = resolve_listen(listen)?;
+    options.storage_path = storage.to_path_buf();
+    let ne_port = node_exporter_listen.map(port_of).transpose()?;
+    options.config_text = Some(embedded_config(options.listen.port(), ne_port));
+    options.config_file = PathBuf::from("<embedded>");
+    options
+        .flags
+        .insert("web.listen-address".into(), listen.to_string());
+    options
+        .flags
+        .insert("storage.tsdb.path".into(), storage.display().to_string());
+    Ok(options)
+}
+
+impl Args {
+    /// Every flag at its default value.
+    fn try_parse_from_defaults() -> anyhow::Result<Args> {
+        use clap::{Args as _, FromArgMatches as _};
+        let cmd = Args::augment_args(clap::Command::new("server"));
+        let m = cmd
+            .try_get_matches_from(["server"])
+            .context("default server flags")?;
+        Ok(Args::from_arg_matches(&m)?)
+    }
+}
+
 /// Inserts the `server` subcommand when the binary is started with Prometheus server flags
 /// and no subcommand (`pharos --config.file=...`), so units written for `prometheus` work.
 pub fn implicit_server_args(

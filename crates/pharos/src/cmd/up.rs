@@ -29,6 +29,26 @@ pub struct Args {
     #[arg(long = "no-node-exporter")]
     no_node_exporter: bool,
 
+    /// Where the Prometheus-compatible server listens.
+    #[arg(
+        long = "server.listen-address",
+        value_name = "ADDRESS",
+        default_value = ":9090"
+    )]
+    server_listen_address: String,
+
+    /// Where the server stores its data.
+    #[arg(
+        long = "server.storage.tsdb.path",
+        value_name = "DIR",
+        default_value = "data/"
+    )]
+    server_storage_path: std::path::PathBuf,
+
+    /// Do not run the server.
+    #[arg(long = "no-server")]
+    no_server: bool,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
@@ -77,6 +97,23 @@ async fn prepare_all(args: &Args) -> anyhow::Result<Vec<Component>> {
             start: Box::new(move |shutdown: Shutdown| {
                 Box::pin(async move {
                     server.serve(shutdown.wait()).await;
+                    Ok(())
+                })
+            }),
+        });
+    }
+    if !args.no_server {
+        let options = crate::cmd::server::up_options(
+            &args.server_listen_address,
+            &args.server_storage_path,
+            (!args.no_node_exporter).then_some(args.node_exporter_listen_address.as_str()),
+        )
+        .context("server")?;
+        components.push(Component {
+            name: "server",
+            start: Box::new(move |shutdown: Shutdown| {
+                Box::pin(async move {
+                    pharos_server::run(options, shutdown.wait()).await?;
                     Ok(())
                 })
             }),
