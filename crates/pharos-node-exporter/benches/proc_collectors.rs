@@ -3,41 +3,14 @@
 //! node_exporter's own per-collector times for the same host are in its
 //! `node_scrape_collector_duration_seconds`.
 
-use std::path::Path;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use harness::{fake_host_paths, proc_host_fixture, PROC_COLLECTORS as COLLECTORS};
 use pharos_node_exporter::collector::HostPaths;
 use pharos_node_exporter::collectors::ALL;
 use pharos_node_exporter::options::CollectorOptions;
-
-const COLLECTORS: &[&str] = &[
-    "arp",
-    "conntrack",
-    "cpu",
-    "diskstats",
-    "entropy",
-    "filefd",
-    "filesystem",
-    "interrupts",
-    "loadavg",
-    "meminfo",
-    "netdev",
-    "netstat",
-    "os",
-    "pressure",
-    "processes",
-    "schedstat",
-    "sockstat",
-    "softnet",
-    "stat",
-    "tcpstat",
-    "textfile",
-    "time",
-    "timex",
-    "udp_queues",
-    "uname",
-    "vmstat",
-];
 
 fn bench_host(c: &mut Criterion, group: &str, paths: &HostPaths, opts: &CollectorOptions) {
     let mut group = c.benchmark_group(group);
@@ -59,13 +32,8 @@ fn bench_host(c: &mut Criterion, group: &str, paths: &HostPaths, opts: &Collecto
 }
 
 fn collectors(c: &mut Criterion) {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc-host");
-    let fixture_paths = HostPaths {
-        procfs: fixture.join("proc"),
-        sysfs: fixture.join("sys"),
-        rootfs: fixture.join("root"),
-        udev_data: fixture.join("udev"),
-    };
+    let fixture = proc_host_fixture();
+    let fixture_paths = fake_host_paths(&fixture);
     let fixture_opts = CollectorOptions {
         textfile_directory: Some(fixture.join("textfile")),
         cpu_info: true,

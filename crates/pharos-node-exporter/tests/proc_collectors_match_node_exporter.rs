@@ -2,46 +2,17 @@
 //! collectors on this host and checks that both expose the same families, with the same HELP
 //! and TYPE, and the same series for everything that does not change from second to second.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod harness;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+
+use harness::{
+    is_exporter_own, scrape_node_exporter, NODE_EXPORTER, PROC_COLLECTORS as COLLECTORS,
+};
 use pharos_node_exporter::collector::HostPaths;
 use pharos_node_exporter::collectors::ALL;
 use pharos_node_exporter::options::CollectorOptions;
-
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
-
-const COLLECTORS: &[&str] = &[
-    "arp",
-    "conntrack",
-    "cpu",
-    "diskstats",
-    "entropy",
-    "filefd",
-    "filesystem",
-    "interrupts",
-    "loadavg",
-    "meminfo",
-    "netdev",
-    "netstat",
-    "os",
-    "pressure",
-    "processes",
-    "schedstat",
-    "sockstat",
-    "softnet",
-    "stat",
-    "tcpstat",
-    "textfile",
-    "time",
-    "timex",
-    "udp_queues",
-    "uname",
-    "vmstat",
-];
 
 /// Families whose series come and go with the host's activity (socket states, process
 /// states), so only their HELP and TYPE are compared.
@@ -55,35 +26,6 @@ const VOLATILE: &[&str] = &[
 const MOUNT_POINTS_EXCLUDE: &str =
     r"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 const NETDEV_EXCLUDE: &str = "^lo$";
-
-/// Stops the child process however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn get(port: u16) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default())
-}
 
 /// HELP and TYPE lines per family, and the set of series (name and labels, no value).
 #[derive(Default)]
@@ -115,8 +57,7 @@ fn summarize(text: &str) -> Exposition {
 
 #[test]
 fn same_families_help_type_and_series_as_node_exporter() {
-    if !std::path::Path::new(NODE_EXPORTER).exists() {
-        println!("skipping: {NODE_EXPORTER} is not installed");
+    if harness::node_exporter_missing() {
         return;
     }
     let textfiles = tempfile::tempdir().unwrap();
@@ -126,10 +67,8 @@ fn same_families_help_type_and_series_as_node_exporter() {
     )
     .unwrap();
 
-    let port = free_port();
     let mut cmd = Command::new(NODE_EXPORTER);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--collector.disable-defaults")
+    cmd.arg("--collector.disable-defaults")
         .arg(format!(
             "--collector.textfile.directory={}",
             textfiles.path().display()
@@ -146,15 +85,7 @@ fn same_families_help_type_and_series_as_node_exporter() {
     for c in COLLECTORS {
         cmd.arg(format!("--collector.{c}"));
     }
-    let _exporter = Running(cmd.spawn().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let real = loop {
-        match get(port) {
-            Ok(body) if !body.is_empty() => break body,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            other => panic!("node_exporter did not answer on port {port}: {other:?}"),
-        }
-    };
+    let real = scrape_node_exporter(cmd);
 
     let opts = CollectorOptions {
         textfile_directory: Some(textfiles.path().into()),
@@ -179,19 +110,8 @@ fn same_families_help_type_and_series_as_node_exporter() {
         real.metadata.len()
     );
     let ours = summarize(&ours);
-    let exporter_own = |name: &str| {
-        [
-            "go_",
-            "process_",
-            "promhttp_",
-            "node_scrape_",
-            "node_exporter_build_info",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p))
-    };
     let mut problems = Vec::new();
-    for (name, metadata) in real.metadata.iter().filter(|(n, _)| !exporter_own(n)) {
+    for (name, metadata) in real.metadata.iter().filter(|(n, _)| !is_exporter_own(n)) {
         match ours.metadata.get(name) {
             None => problems.push(format!("missing family {name}")),
             Some(m) if m != metadata => {

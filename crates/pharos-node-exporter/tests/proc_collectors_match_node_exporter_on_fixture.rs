@@ -4,95 +4,38 @@
 //! schedstat, thermal throttles, udev disk properties, device-mapper, several processes) and
 //! checks that both print exactly the same text, values included.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod harness;
 
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use harness::{
+    fake_host_paths, is_exporter_own, line_family, proc_host_fixture, scrape_node_exporter,
+    NODE_EXPORTER, PROC_COLLECTORS,
+};
 use pharos_node_exporter::collector::HostPaths;
 use pharos_node_exporter::collectors::ALL;
 use pharos_node_exporter::merge::normalize;
 use pharos_node_exporter::options::CollectorOptions;
 
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
+/// Procfs collectors that read the live kernel whatever `--path.procfs` says; they are
+/// compared in `proc_collectors_match_node_exporter`.
+const LIVE_KERNEL: &[&str] = &["tcpstat", "time", "timex", "uname"];
 
-/// Collectors whose output depends only on the fixture files. (`tcpstat`, `time`, `timex`
-/// and `uname` read the live kernel and are compared in `proc_collectors_match_node_exporter`.)
-const COLLECTORS: &[&str] = &[
-    "arp",
-    "conntrack",
-    "cpu",
-    "diskstats",
-    "entropy",
-    "filefd",
-    "filesystem",
-    "interrupts",
-    "loadavg",
-    "meminfo",
-    "netdev",
-    "netstat",
-    "os",
-    "pressure",
-    "processes",
-    "schedstat",
-    "sockstat",
-    "softnet",
-    "stat",
-    "textfile",
-    "udp_queues",
-    "vmstat",
-];
-
-/// Stops the child process however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn get(port: u16) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default())
+/// Collectors whose output depends only on the fixture files.
+fn collectors() -> Vec<&'static str> {
+    PROC_COLLECTORS
+        .iter()
+        .copied()
+        .filter(|c| !LIVE_KERNEL.contains(c))
+        .collect()
 }
 
 /// Drops node_exporter's own families, and the values of filesystem usage, which statfs
 /// reads live from the disk holding the fixture.
 fn comparable(text: &str) -> String {
-    let own = |line: &str| {
-        let name = line
-            .strip_prefix("# HELP ")
-            .or_else(|| line.strip_prefix("# TYPE "))
-            .unwrap_or(line);
-        [
-            "go_",
-            "process_",
-            "promhttp_",
-            "node_scrape_",
-            "node_exporter_build_info",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p))
-    };
     let mut out = String::new();
-    for line in text.lines().filter(|l| !own(l)) {
+    for line in text.lines().filter(|l| !is_exporter_own(line_family(l))) {
         let live = [
             "node_filesystem_avail_bytes",
             "node_filesystem_free_bytes",
@@ -105,10 +48,6 @@ fn comparable(text: &str) -> String {
         out.push('\n');
     }
     out
-}
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc-host")
 }
 
 fn real_output(fixture: &Path) -> String {
@@ -135,26 +74,16 @@ fn real_output(fixture: &Path) -> String {
         .arg("--collector.netdev.device-exclude=^lo$")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    run(cmd, COLLECTORS)
+    run(cmd, &collectors())
 }
 
 /// Starts node_exporter with `cmd`'s flags plus a free port and `collectors`, and returns
 /// its comparable output once every collector succeeded.
 fn run(mut cmd: Command, collectors: &[&str]) -> String {
-    let port = free_port();
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
     for c in collectors {
         cmd.arg(format!("--collector.{c}"));
     }
-    let _exporter = Running(cmd.spawn().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let body = loop {
-        match get(port) {
-            Ok(body) if !body.is_empty() => break body,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            other => panic!("node_exporter did not answer on port {port}: {other:?}"),
-        }
-    };
+    let body = scrape_node_exporter(cmd);
     for c in collectors {
         assert!(
             body.contains(&format!(
@@ -167,12 +96,7 @@ fn run(mut cmd: Command, collectors: &[&str]) -> String {
 }
 
 fn our_output(fixture: &Path) -> String {
-    let paths = HostPaths {
-        procfs: fixture.join("proc"),
-        sysfs: fixture.join("sys"),
-        rootfs: fixture.join("root"),
-        udev_data: fixture.join("udev"),
-    };
+    let paths = fake_host_paths(fixture);
     let opts = CollectorOptions {
         textfile_directory: Some(fixture.join("textfile")),
         cpu_info: true,
@@ -183,8 +107,9 @@ fn our_output(fixture: &Path) -> String {
         netdev_device_exclude: Some("^lo$".into()),
         ..Default::default()
     };
+    let collectors = collectors();
     let mut families = Vec::new();
-    for registration in ALL.iter().filter(|r| COLLECTORS.contains(&r.name)) {
+    for registration in ALL.iter().filter(|r| collectors.contains(&r.name)) {
         (registration.build)(&opts)
             .collect(&paths, &mut families)
             .unwrap_or_else(|e| panic!("{}: {e}", registration.name));
@@ -196,11 +121,10 @@ fn our_output(fixture: &Path) -> String {
 
 #[test]
 fn same_text_as_node_exporter_on_fixture_host() {
-    if !Path::new(NODE_EXPORTER).exists() {
-        println!("skipping: {NODE_EXPORTER} is not installed");
+    if harness::node_exporter_missing() {
         return;
     }
-    let fixture = fixture();
+    let fixture = proc_host_fixture();
     let real = real_output(&fixture);
     let ours = our_output(&fixture);
     assert!(
@@ -232,8 +156,7 @@ fn same_text_as_node_exporter_on_fixture_host() {
 
 #[test]
 fn textfile_conflicts_and_bad_files_handled_like_node_exporter() {
-    if !Path::new(NODE_EXPORTER).exists() {
-        println!("skipping: {NODE_EXPORTER} is not installed");
+    if harness::node_exporter_missing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

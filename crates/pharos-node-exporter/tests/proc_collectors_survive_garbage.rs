@@ -1,40 +1,13 @@
 //! Every procfs/sysfs collector, fed a fake host whose files hold malformed content, must
 //! return an error or partial data, never panic or hang.
 
+mod harness;
+
 use std::path::Path;
 
-use pharos_node_exporter::collector::HostPaths;
+use harness::{fake_host_paths, PROC_COLLECTORS as COLLECTORS};
 use pharos_node_exporter::collectors::ALL;
 use pharos_node_exporter::options::CollectorOptions;
-
-const COLLECTORS: &[&str] = &[
-    "arp",
-    "conntrack",
-    "cpu",
-    "diskstats",
-    "entropy",
-    "filefd",
-    "filesystem",
-    "interrupts",
-    "loadavg",
-    "meminfo",
-    "netdev",
-    "netstat",
-    "os",
-    "pressure",
-    "processes",
-    "schedstat",
-    "sockstat",
-    "softnet",
-    "stat",
-    "tcpstat",
-    "textfile",
-    "time",
-    "timex",
-    "udp_queues",
-    "uname",
-    "vmstat",
-];
 
 /// Files under procfs that the collectors read.
 const PROC_FILES: &[&str] = &[
@@ -123,27 +96,16 @@ fn malformed_host_files_never_panic() {
         .collect();
     for sample in samples {
         let dir = tempfile::tempdir().unwrap();
-        let (proc, sys, root, udev) = (
-            dir.path().join("proc"),
-            dir.path().join("sys"),
-            dir.path().join("root"),
-            dir.path().join("udev"),
-        );
+        let paths = fake_host_paths(dir.path());
         for rel in PROC_FILES {
-            write(&proc, rel, sample);
+            write(&paths.procfs, rel, sample);
         }
         for rel in SYS_FILES {
-            write(&sys, rel, sample);
+            write(&paths.sysfs, rel, sample);
         }
-        write(&root, "etc/os-release", sample);
-        write(&udev, "b8:0", sample);
+        write(&paths.rootfs, "etc/os-release", sample);
+        write(&paths.udev_data, "b8:0", sample);
         write(&dir.path().join("textfiles"), "x.prom", sample);
-        let paths = HostPaths {
-            procfs: proc,
-            sysfs: sys,
-            rootfs: root,
-            udev_data: udev,
-        };
         let opts = CollectorOptions {
             textfile_directory: Some(dir.path().join("textfiles")),
             cpu_info: true,

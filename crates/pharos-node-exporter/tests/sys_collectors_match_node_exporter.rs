@@ -3,19 +3,17 @@
 //! subsystems this VM does not have (NFS server, XFS, ZFS, btrfs, bcache, InfiniBand, Fibre
 //! Channel, tape), and checks that both print exactly the same text.
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod harness;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use harness::{is_exporter_own, line_family, NODE_EXPORTER};
 use pharos_node_exporter::collector::{CollectError, HostPaths};
 use pharos_node_exporter::collectors::ALL;
 use pharos_node_exporter::merge::normalize;
 use pharos_node_exporter::options::CollectorOptions;
-
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
 /// Collectors with a fixture directory of the same name.
 const COLLECTORS: &[&str] = &[
@@ -32,55 +30,11 @@ const COLLECTORS: &[&str] = &[
 /// ZFS dbufstats families, which only our side exports.
 const DBUF_PREFIX: &str = "node_zfs_dbuf_";
 
-/// Stops the child process however the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn get(port: u16) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default())
-}
-
 /// node_exporter's own families (Go runtime, process, scrape bookkeeping) are not ours to match.
 fn without_exporter_own(text: &str) -> String {
-    let own = |name: &str| {
-        [
-            "go_",
-            "process_",
-            "promhttp_",
-            "node_scrape_",
-            "node_exporter_build_info",
-        ]
-        .iter()
-        .any(|p| name.starts_with(p))
-    };
     let mut out = String::new();
     for line in text.lines() {
-        let name = line
-            .strip_prefix("# HELP ")
-            .or_else(|| line.strip_prefix("# TYPE "))
-            .unwrap_or(line);
-        if !own(name) {
+        if !is_exporter_own(line_family(line)) {
             out.push_str(line);
             out.push('\n');
         }
@@ -101,26 +55,14 @@ fn real_output(collector: &str, procfs: &Path, sysfs: &Path) -> String {
 }
 
 fn scrape_node_exporter(collector: &str, procfs: &Path, sysfs: &Path) -> String {
-    let port = free_port();
-    let child = Command::new(NODE_EXPORTER)
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg(format!("--path.procfs={}", procfs.display()))
+    let mut cmd = Command::new(NODE_EXPORTER);
+    cmd.arg(format!("--path.procfs={}", procfs.display()))
         .arg(format!("--path.sysfs={}", sysfs.display()))
         .arg("--collector.disable-defaults")
         .arg(format!("--collector.{collector}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _exporter = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match get(port) {
-            Ok(body) if !body.is_empty() => return body,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            other => panic!("node_exporter did not answer on port {port}: {other:?}"),
-        }
-    }
+        .stderr(Stdio::null());
+    harness::scrape_node_exporter(cmd)
 }
 
 fn our_output(collector: &str, procfs: &Path, sysfs: &Path) -> String {
@@ -155,8 +97,7 @@ fn our_output_with(collector: &str, procfs: &Path, sysfs: &Path, absent_ok: bool
 
 #[test]
 fn same_text_as_node_exporter_on_fixture_trees() {
-    if !Path::new(NODE_EXPORTER).exists() {
-        println!("skipping: {NODE_EXPORTER} is not installed");
+    if harness::node_exporter_missing() {
         return;
     }
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -215,8 +156,7 @@ fn shape(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn same_series_as_node_exporter_on_this_host() {
-    if !Path::new(NODE_EXPORTER).exists() {
-        println!("skipping: {NODE_EXPORTER} is not installed");
+    if harness::node_exporter_missing() {
         return;
     }
     // Mostly empty on a VM without these subsystems; meaningful where they exist.

@@ -1,9 +1,10 @@
 //! `prometheus.yml`: the server's configuration file, read with Prometheus's rules (unknown
 //! fields are errors, scrape configs inherit the `global` block, job names are unique).
 //!
-//! Sections the server does not implement yet (`alerting`, `remote_write`, `remote_read` and a
-//! few others) are rejected with a clear message instead of being silently ignored, so a user
-//! never believes alerts are being sent when they are not.
+//! Sections the server does not implement yet (`remote_write`, `remote_read` and a few others)
+//! are rejected with a clear message instead of being silently ignored, so a user never believes
+//! data is being forwarded when it is not. `alerting` is parsed and validated (see
+//! [`crate::alerting`]) and the server warns that nothing is sent yet.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,9 @@ use std::path::{Path, PathBuf};
 use pharos_http::PromDuration;
 use pharos_scrape::config::check_unique_job_names;
 use pharos_scrape::{ByteSize, GlobalScrapeDefaults, ScrapeConfig, ScrapeProtocol};
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::alerting::AlertingConfig;
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -84,26 +86,28 @@ struct RawGlobal {
 struct RawConfig {
     #[serde(default)]
     global: Option<RawGlobal>,
+    // `Option` because `rule_files:` with nothing after it (as in Debian's default file) is
+    // null, which Prometheus reads as an empty list.
     #[serde(default)]
-    rule_files: Vec<String>,
+    rule_files: Option<Vec<String>>,
     #[serde(default)]
-    scrape_config_files: Vec<String>,
+    scrape_config_files: Option<Vec<String>>,
     #[serde(default)]
-    scrape_configs: Vec<ScrapeConfig>,
+    scrape_configs: Option<Vec<ScrapeConfig>>,
     #[serde(default)]
-    alerting: Option<IgnoredAny>,
+    alerting: Option<AlertingConfig>,
     #[serde(default)]
-    remote_write: Option<IgnoredAny>,
+    remote_write: Option<serde_json::Value>,
     #[serde(default)]
-    remote_read: Option<IgnoredAny>,
+    remote_read: Option<serde_json::Value>,
     #[serde(default)]
-    storage: Option<IgnoredAny>,
+    storage: Option<serde_json::Value>,
     #[serde(default)]
-    tracing: Option<IgnoredAny>,
+    tracing: Option<serde_json::Value>,
     #[serde(default)]
-    otlp: Option<IgnoredAny>,
+    otlp: Option<serde_json::Value>,
     #[serde(default)]
-    runtime: Option<IgnoredAny>,
+    runtime: Option<serde_json::Value>,
 }
 
 /// The `global` block with Prometheus's defaults filled in.
@@ -131,6 +135,8 @@ pub struct Config {
     pub rule_files: Vec<String>,
     /// Scrape configs with the global defaults applied and paths made absolute.
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Where alerts would go (parsed and validated; nothing is sent yet, see [`crate::alerting`]).
+    pub alerting: AlertingConfig,
 }
 
 impl Config {
@@ -140,9 +146,9 @@ impl Config {
             // An empty file is a valid configuration with every default, as in Prometheus.
             RawConfig {
                 global: None,
-                rule_files: Vec::new(),
-                scrape_config_files: Vec::new(),
-                scrape_configs: Vec::new(),
+                rule_files: None,
+                scrape_config_files: None,
+                scrape_configs: None,
                 alerting: None,
                 remote_write: None,
                 remote_read: None,
@@ -158,14 +164,18 @@ impl Config {
             })?
         };
         let unsupported = [
-            (raw.alerting.is_some(), "alerting"),
             (raw.remote_write.is_some(), "remote_write"),
             (raw.remote_read.is_some(), "remote_read"),
             (raw.storage.is_some(), "storage"),
             (raw.tracing.is_some(), "tracing"),
             (raw.otlp.is_some(), "otlp"),
             (raw.runtime.is_some(), "runtime"),
-            (!raw.scrape_config_files.is_empty(), "scrape_config_files"),
+            (
+                raw.scrape_config_files
+                    .as_ref()
+                    .is_some_and(|f| !f.is_empty()),
+                "scrape_config_files",
+            ),
             (
                 raw.global
                     .as_ref()
@@ -177,20 +187,22 @@ impl Config {
             return Err(ConfigError::Unsupported(section));
         }
         let global = build_global(raw.global.unwrap_or_default())?;
-        let mut scrape_configs = raw.scrape_configs;
+        let alerting = raw.alerting.unwrap_or_default();
+        alerting.validate().map_err(ConfigError::Invalid)?;
+        let mut scrape_configs = raw.scrape_configs.unwrap_or_default();
         for sc in &mut scrape_configs {
             sc.apply_global(&global.scrape)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             sc.set_directory(dir);
         }
         check_unique_job_names(&scrape_configs).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        for rf in &raw.rule_files {
+        let raw_rule_files = raw.rule_files.unwrap_or_default();
+        for rf in &raw_rule_files {
             if rf.trim().is_empty() {
                 return Err(ConfigError::Invalid("empty rule file path".into()));
             }
         }
-        let rule_files = raw
-            .rule_files
+        let rule_files = raw_rule_files
             .into_iter()
             .map(|f| {
                 if Path::new(&f).is_absolute() {
@@ -204,6 +216,7 @@ impl Config {
             global,
             rule_files,
             scrape_configs,
+            alerting,
         })
     }
 
@@ -215,6 +228,58 @@ impl Config {
         })?;
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         Config::parse(&text, &path.display().to_string(), dir)
+    }
+}
+
+/// The `global` block as `/api/v1/status/config` shows it.
+#[derive(Serialize)]
+struct GlobalDoc<'a> {
+    scrape_interval: PromDuration,
+    scrape_timeout: PromDuration,
+    scrape_protocols: &'a [ScrapeProtocol],
+    evaluation_interval: PromDuration,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    external_labels: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    query_log_file: &'a str,
+}
+
+/// The whole configuration as `/api/v1/status/config` shows it.
+#[derive(Serialize)]
+struct ConfigDoc<'a> {
+    global: GlobalDoc<'a>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    rule_files: &'a [String],
+    #[serde(skip_serializing_if = "is_default_alerting")]
+    alerting: &'a AlertingConfig,
+    #[serde(skip_serializing_if = "<[ScrapeConfig]>::is_empty")]
+    scrape_configs: &'a [ScrapeConfig],
+}
+
+fn is_default_alerting(a: &&AlertingConfig) -> bool {
+    **a == AlertingConfig::default()
+}
+
+impl Config {
+    /// The configuration in force as YAML, defaults filled in and secrets shown as
+    /// `<secret>`, like Prometheus's `/api/v1/status/config` (never the raw file, which may
+    /// hold passwords).
+    pub fn to_yaml(&self) -> Result<String, ConfigError> {
+        let doc = ConfigDoc {
+            global: GlobalDoc {
+                scrape_interval: self.global.scrape.scrape_interval,
+                scrape_timeout: self.global.scrape.scrape_timeout,
+                scrape_protocols: &self.global.scrape.scrape_protocols,
+                evaluation_interval: self.global.evaluation_interval,
+                external_labels: &self.global.external_labels,
+                query_log_file: &self.global.query_log_file,
+            },
+            rule_files: &self.rule_files,
+            alerting: &self.alerting,
+            scrape_configs: &self.scrape_configs,
+        };
+        serde_saphyr::to_string(&doc)
+            .map_err(|e| ConfigError::Invalid(format!("writing configuration as YAML: {e}")))
     }
 }
 
@@ -306,6 +371,41 @@ mod tests {
     }
 
     #[test]
+    fn yaml_output_redacts_secrets_and_parses_back() {
+        let c = parse(
+            "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: hunter2\n    static_configs:\n      - targets: ['h:1']\n",
+        )
+        .unwrap();
+        let y = c.to_yaml().unwrap();
+        assert!(!y.contains("hunter2"), "{y}");
+        assert!(y.contains("<secret>"), "{y}");
+        assert!(y.contains("job_name: a"), "{y}");
+        let again = parse(&y).unwrap();
+        assert_eq!(again.scrape_configs.len(), 1);
+    }
+
+    #[test]
+    fn debian_default_file_loads() {
+        // The shape of the file Debian installs as /etc/prometheus/prometheus.yml.
+        let c = parse(
+            "global:\n  scrape_interval:     15s\n  evaluation_interval: 15s\n  external_labels:\n      monitor: 'example'\nalerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['localhost:9093']\nrule_files:\nscrape_configs:\n  - job_name: 'prometheus'\n    scrape_interval: 5s\n    scrape_timeout: 5s\n    static_configs:\n      - targets: ['localhost:9090']\n",
+        )
+        .unwrap();
+        assert_eq!(c.alerting.alertmanagers.len(), 1);
+        assert!(c.rule_files.is_empty());
+        let y = c.to_yaml().unwrap();
+        assert_eq!(parse(&y).unwrap(), c);
+    }
+
+    #[test]
+    fn alerting_is_checked() {
+        let e = parse("alerting:\n  alertmanagers:\n  - api_version: v1\n").unwrap_err();
+        assert!(e.to_string().contains("api version"), "{e}");
+        let e = parse("alerting:\n  alertmanagers:\n  - bogus: 1\n").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+
+    #[test]
     fn empty_file_is_valid() {
         let c = parse("").unwrap();
         assert!(c.scrape_configs.is_empty());
@@ -323,10 +423,8 @@ mod tests {
 
     #[test]
     fn unsupported_sections_are_refused() {
-        let e = parse("alerting:\n  alertmanagers: []\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("alerting is not supported yet"), "{e}");
+        let e = parse("storage:\n  tsdb: {}\n").unwrap_err().to_string();
+        assert!(e.contains("storage is not supported yet"), "{e}");
         let e = parse("remote_write:\n  - url: http://x/\n")
             .unwrap_err()
             .to_string();

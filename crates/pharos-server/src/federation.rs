@@ -24,10 +24,17 @@ struct Latest {
     v: f64,
 }
 
-fn collect(st: &AppState, sets: &[Vec<pharos_model::Matcher>], now: i64) -> Result<Vec<Latest>, String> {
+fn collect(
+    st: &AppState,
+    sets: &[Vec<pharos_model::Matcher>],
+    now: i64,
+) -> Result<Vec<Latest>, String> {
     let lookback = st.engine.options().lookback_delta;
     let external = st.loaded_config().config.global.external_labels;
-    let q = st.db.querier(now - lookback, now).map_err(|e| e.to_string())?;
+    let q = st
+        .db
+        .querier(now - lookback, now)
+        .map_err(|e| e.to_string())?;
     let mut seen: BTreeMap<Labels, Latest> = BTreeMap::new();
     for set in sets {
         for s in q.select(None, set).map_err(|e| e.to_string())? {
@@ -42,8 +49,8 @@ fn collect(st: &AppState, sets: &[Vec<pharos_model::Matcher>], now: i64) -> Resu
                             last = Some((t, v));
                         }
                     }
+                    ValueKind::Histogram => last = None,
                     ValueKind::None => break,
-                    _ => {}
                 }
             }
             let Some((t, v)) = last else { continue };
@@ -101,7 +108,10 @@ pub async fn federate(State(st): State<Arc<AppState>>, p: Params) -> Result<Resp
     }
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response())

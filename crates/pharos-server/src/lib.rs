@@ -2,15 +2,19 @@
 //! wiring of scrape loops into the TSDB, the PromQL engine behind HTTP API v1, lifecycle
 //! endpoints and the server's own metrics.
 //!
-//! Not implemented yet, and refused in the configuration rather than ignored: rule evaluation
-//! and alerting, remote write and read, federation, the web UI.
+//! Not implemented yet: rule evaluation and alerting (rule files and Alertmanagers are parsed,
+//! and a warning says nothing is evaluated or sent), remote write and read (refused in the
+//! configuration rather than ignored), the web UI.
 
+pub mod alerting;
 pub mod api;
 pub mod config;
+pub mod federation;
+pub mod query_log;
 pub mod routes;
 pub mod self_metrics;
 pub mod server;
 pub mod tsdb_sink;
 
 pub use config::{Config, ConfigError};
-pub use server::{run, ServerError, ServerOptions};
+pub use server::{prepare, run, PreparedServer, ServerError, ServerOptions};

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
 
-use crate::api::{admin_api, metadata_api, query_api, status_api};
+use crate::api::{admin_api, metadata_api, query_api, rules_api, status_api};
 use crate::server::AppState;
 
 /// Builds the router for `state`.
@@ -38,6 +38,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/label/{name}/values", get(metadata_api::label_values))
         .route("/metadata", get(metadata_api::metadata))
+        .route("/rules", get(rules_api::rules))
+        .route("/alerts", get(rules_api::alerts))
+        .route("/alertmanagers", get(rules_api::alertmanagers))
         .route("/targets", get(status_api::targets))
         .route("/status/config", get(status_api::config))
         .route("/status/flags", get(status_api::flags))
@@ -63,6 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/-/reload", post(reload).put(reload))
         .route("/-/quit", post(quit).put(quit))
         .route("/metrics", get(metrics))
+        .route("/federate", get(crate::federation::federate))
         .with_state(state.clone());
     let prefix = state.options.route_prefix.trim_end_matches('/');
     if prefix.is_empty() {

@@ -49,7 +49,7 @@ pub struct ServerOptions {
 pub struct LoadedConfig {
     /// The parsed configuration.
     pub config: Config,
-    /// The YAML as read.
+    /// The YAML as read (never served: it may hold secrets).
     pub text: String,
 }
 
@@ -209,12 +209,41 @@ async fn reload(state: &AppState) -> Result<(), String> {
     }
 }
 
+/// A server with its configuration loaded, its port bound and its storage open, not yet
+/// serving: `pharos up` prepares every component before starting any, so a taken port or a
+/// bad file stops everything early.
+pub struct PreparedServer {
+    opts: ServerOptions,
+    loaded: LoadedConfig,
+    db: Arc<Db>,
+    compactor: Compactor,
+    listener: tokio::net::TcpListener,
+}
+
 /// Runs the server until `/-/quit`, SIGTERM or Ctrl-C (or `shutdown` resolving).
 pub async fn run(
     opts: ServerOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    prepare(opts).await?.serve(shutdown).await
+}
+
+/// Loads the configuration, binds the listen address and opens storage.
+pub async fn prepare(opts: ServerOptions) -> Result<PreparedServer, ServerError> {
     let loaded = load_config(&opts)?;
+    if !loaded.config.rule_files.is_empty() {
+        tracing::warn!(
+            patterns = loaded.config.rule_files.len(),
+            "rule evaluation is not implemented yet; rule_files are listed but not loaded"
+        );
+    }
+    if !loaded.config.alerting.alertmanagers.is_empty() {
+        tracing::warn!(
+            alertmanagers = loaded.config.alerting.alertmanagers.len(),
+            "alerting is configured but no alerts are sent yet: rule evaluation and notification are not implemented"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let db_opts = DbOptions {
         retention_time: opts.retention_time_ms,
         retention_bytes: opts.retention_bytes,
@@ -233,78 +262,107 @@ pub async fn run(
     let db = Arc::new(db);
     // Prometheus compacts once a minute; retention is applied by the same call.
     let compactor = Compactor::spawn(&db, Duration::from_secs(60))?;
-    let sink = Arc::new(TsdbSink::new(db.clone()));
-    let pool_opts = PoolOptions {
-        offset_seed: offset_seed(&loaded.config.global.external_labels, opts.listen),
-        ..PoolOptions::default()
-    };
-    let manager = ScrapeManager::new(sink.clone(), pool_opts);
-    let (reload_tx, mut reload_rx) = mpsc::channel::<oneshot::Sender<Result<(), String>>>(4);
-    let (quit_tx, mut quit_rx) = mpsc::channel::<()>(1);
-    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
-    let state = Arc::new(AppState {
-        db: db.clone(),
-        engine: Engine::new(opts.engine.clone()),
-        scrape: AsyncMutex::new(manager),
-        sink,
-        config: RwLock::new(loaded.clone()),
-        options: opts.clone(),
-        start_time: SystemTime::now(),
-        reload_status: RwLock::new(ReloadStatus {
-            last_success: true,
-            last_success_time: SystemTime::now(),
-        }),
-        reload_tx,
-        quit_tx,
-    });
-    if let Err(e) = apply(&state, loaded).await {
-        tracing::error!(error = %e, "some scrape pools could not start");
-    }
-    let app = crate::routes::router(state.clone());
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    let (stop_http_tx, stop_http_rx) = oneshot::channel::<()>();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_http_rx.await;
-            })
-            .await
-    });
+    Ok(PreparedServer {
+        opts,
+        loaded,
+        db,
+        compactor,
+        listener,
+    })
+}
 
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = sigterm.recv() => { tracing::info!("received SIGTERM, exiting gracefully"); break }
-            _ = tokio::signal::ctrl_c() => { tracing::info!("received interrupt, exiting gracefully"); break }
-            _ = quit_rx.recv() => { tracing::info!("quit requested over HTTP, exiting gracefully"); break }
-            _ = sighup.recv() => { let _ = reload(&state).await; }
-            Some(reply) = reload_rx.recv() => { let _ = reply.send(reload(&state).await); }
+impl PreparedServer {
+    /// The bound address (useful when the port was 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `/-/quit`, SIGTERM or Ctrl-C (or `shutdown` resolving), then stops
+    /// scraping, the compactor and the HTTP listener in that order.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let PreparedServer {
+            opts,
+            loaded,
+            db,
+            compactor,
+            listener,
+        } = self;
+        let sink = Arc::new(TsdbSink::new(db.clone()));
+        let pool_opts = PoolOptions {
+            offset_seed: offset_seed(&loaded.config.global.external_labels, opts.listen),
+            ..PoolOptions::default()
+        };
+        let manager = ScrapeManager::new(sink.clone(), pool_opts);
+        let (reload_tx, mut reload_rx) = mpsc::channel::<oneshot::Sender<Result<(), String>>>(4);
+        let (quit_tx, mut quit_rx) = mpsc::channel::<()>(1);
+        let state = Arc::new(AppState {
+            db: db.clone(),
+            engine: Engine::new(opts.engine.clone()),
+            scrape: AsyncMutex::new(manager),
+            sink,
+            config: RwLock::new(loaded.clone()),
+            options: opts.clone(),
+            start_time: SystemTime::now(),
+            reload_status: RwLock::new(ReloadStatus {
+                last_success: true,
+                last_success_time: SystemTime::now(),
+            }),
+            reload_tx,
+            quit_tx,
+        });
+        if let Err(e) = apply(&state, loaded).await {
+            tracing::error!(error = %e, "some scrape pools could not start");
         }
+        let app = crate::routes::router(state.clone());
+        tracing::info!(address = %listener.local_addr()?, "listening");
+        let (stop_http_tx, stop_http_rx) = oneshot::channel::<()>();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_http_rx.await;
+                })
+                .await
+        });
+
+        let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = sigterm.recv() => { tracing::info!("received SIGTERM, exiting gracefully"); break }
+                _ = tokio::signal::ctrl_c() => { tracing::info!("received interrupt, exiting gracefully"); break }
+                _ = quit_rx.recv() => { tracing::info!("quit requested over HTTP, exiting gracefully"); break }
+                _ = sighup.recv() => { let _ = reload(&state).await; }
+                Some(reply) = reload_rx.recv() => { let _ = reply.send(reload(&state).await); }
+            }
+        }
+        let _ = stop_http_tx.send(());
+        match tokio::time::timeout(Duration::from_secs(10), http).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
+            Err(_) => tracing::warn!("HTTP connections still open after 10s; closing"),
+            _ => {}
+        }
+        // Stop scraping first so the last staleness markers reach storage before it closes.
+        let manager = std::mem::replace(
+            &mut *state.scrape.lock().await,
+            ScrapeManager::new(
+                Arc::new(pharos_scrape::MemorySink::new()),
+                PoolOptions::default(),
+            ),
+        );
+        manager.stop().await;
+        compactor.stop();
+        if let Err(e) = db.sync() {
+            tracing::error!(error = %e, "syncing the write-ahead log at shutdown failed");
+        }
+        tracing::info!("see you next time");
+        Ok(())
     }
-    let _ = stop_http_tx.send(());
-    match tokio::time::timeout(Duration::from_secs(10), http).await {
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
-        Err(_) => tracing::warn!("HTTP connections still open after 10s; closing"),
-        _ => {}
-    }
-    // Stop scraping first so the last staleness markers reach storage before it closes.
-    let manager = std::mem::replace(
-        &mut *state.scrape.lock().await,
-        ScrapeManager::new(
-            Arc::new(pharos_scrape::MemorySink::new()),
-            PoolOptions::default(),
-        ),
-    );
-    manager.stop().await;
-    compactor.stop();
-    if let Err(e) = db.sync() {
-        tracing::error!(error = %e, "syncing the write-ahead log at shutdown failed");
-    }
-    tracing::info!("see you next time");
-    Ok(())
 }
 
 /// Spreads scrape start offsets per server, as Prometheus does with its external labels.

@@ -15,7 +15,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run every component with embedded defaults (today: the node exporter on :9100).
+    /// Run every component with embedded defaults (node exporter on :9100, server on :9090).
     Up(cmd::up::Args),
     /// Expose this host's metrics like node_exporter (default :9100).
     NodeExporter(cmd::node_exporter::Args),

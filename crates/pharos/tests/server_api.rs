@@ -7,14 +7,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use server_harness::{free_port, get, pharos_bin, request, up_count, wait_until, Proc};
+use server_harness::{
+    free_port, get, healthy_targets, pharos_bin, request, up_count, wait_until, Proc,
+};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const PROMTOOL: &str = "/usr/bin/promtool";
 
 fn write_config(path: &Path, server: SocketAddr, node: Option<SocketAddr>) {
+    let log = path.with_file_name("queries.log").display().to_string();
     let mut text = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: pharos\n    static_configs:\n      - targets: ['{server}']\n"
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  query_log_file: {log}\n  external_labels:\n    site: test\nscrape_configs:\n  - job_name: pharos\n    static_configs:\n      - targets: ['{server}']\n"
     );
     if let Some(n) = node {
         text.push_str(&format!(
@@ -60,7 +63,9 @@ fn server_scrapes_and_answers_the_api() {
     let want_up = 1 + usize::from(node_addr.is_some());
     let log = || std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
     assert!(
-        wait_until(Duration::from_secs(30), || up_count(addr) == want_up),
+        wait_until(Duration::from_secs(30), || {
+            up_count(addr) == want_up && healthy_targets(addr) == want_up
+        }),
         "targets did not come up within 30s; server log:\n{}",
         log()
     );
@@ -98,17 +103,21 @@ fn server_scrapes_and_answers_the_api() {
     let r = get(
         addr,
         &format!(
-            "/api/v1/query_range?query=up&start={}&end={now}&step=1",
-            now - 5
+            "/api/v1/query_range?query=up&start={}&end={}&step=1",
+            now - 5,
+            now + 2
         ),
     )
     .expect("range query");
     assert_eq!(r.status, 200, "{}", r.body);
     let j = r.json();
     assert_eq!(j["data"]["resultType"], "matrix");
-    assert!(j["data"]["result"][0]["values"]
-        .as_array()
-        .is_some_and(|v| !v.is_empty()));
+    assert!(
+        j["data"]["result"][0]["values"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty()),
+        "{j}"
+    );
 
     // Series, label names and values.
     let r = get(addr, "/api/v1/series?match%5B%5D=up").expect("series");
@@ -180,6 +189,23 @@ fn server_scrapes_and_answers_the_api() {
         r.body
     );
     assert_eq!(get(addr, "/-/healthy").expect("healthy").status, 200);
+
+    // Federation: the latest `up` samples with the external labels added.
+    let r = get(addr, "/federate?match%5B%5D=up").expect("federate");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("# TYPE up untyped"), "{}", r.body);
+    assert!(r.body.contains("site=\"test\""), "{}", r.body);
+    assert_eq!(
+        r.body.lines().filter(|l| l.starts_with("up{")).count(),
+        want_up
+    );
+
+    // Every API query was logged.
+    let qlog = std::fs::read_to_string(dir.path().join("queries.log")).expect("query log");
+    assert!(
+        qlog.lines().any(|l| l.contains("\"query\":\"sum(up)\"")),
+        "{qlog}"
+    );
     assert_eq!(get(addr, "/-/ready").expect("ready").status, 200);
 
     // promtool as a client.
@@ -240,7 +266,7 @@ fn server_scrapes_and_answers_the_api() {
 }
 
 #[test]
-fn lifecycle_endpoints_are_off_by_default_and_sigterm_stops() {
+fn lifecycle_off_by_default_route_prefix_and_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let config = dir.path().join("prometheus.yml");
@@ -252,6 +278,7 @@ fn lifecycle_endpoints_are_off_by_default_and_sigterm_stops() {
             format!("--config.file={}", config.display()),
             format!("--storage.tsdb.path={}", dir.path().join("data").display()),
             format!("--web.listen-address={addr}"),
+            format!("--web.external-url=http://{addr}/prom/"),
         ],
         &dir.path().join("server.log"),
     );
@@ -260,14 +287,25 @@ fn lifecycle_endpoints_are_off_by_default_and_sigterm_stops() {
     )
     .is_some()));
     assert_eq!(
-        request(addr, "POST", "/-/reload", None)
+        request(addr, "POST", "/prom/-/reload", None)
             .expect("reload")
             .status,
         403
     );
     assert_eq!(
-        request(addr, "POST", "/-/quit", None).expect("quit").status,
+        request(addr, "POST", "/prom/-/quit", None)
+            .expect("quit")
+            .status,
         403
+    );
+    // Routes live under the external URL's path.
+    let r = get(addr, "/prom/api/v1/query?query=1%2B1").expect("prefixed query");
+    assert_eq!(r.json()["data"]["result"][1], "2");
+    assert_eq!(
+        get(addr, "/api/v1/query?query=1")
+            .expect("unprefixed")
+            .status,
+        404
     );
     let status = server.terminate();
     assert!(status.is_some_and(|s| s.success()), "{status:?}");

@@ -3,17 +3,11 @@
 use std::collections::BTreeMap;
 
 use pharos_model::{MetricFamily, MetricType};
-use regex::Regex;
 
+use super::device_filter::{rejected_flags, DeviceFilter};
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
-
-/// Which devices to report.
-enum DeviceFilter {
-    All,
-    Include(Regex),
-    Exclude(Regex),
-}
 
 struct ArpCollector {
     /// The compiled filter, or why the flags were rejected.
@@ -26,30 +20,19 @@ impl Collector for ArpCollector {
     }
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let filter = self.filter.as_ref().map_err(|reason| CollectError::Parse {
-            path: "--collector.arp.device-*".into(),
-            reason: reason.clone(),
-        })?;
+        let filter = self
+            .filter
+            .as_ref()
+            .map_err(|reason| rejected_flags("arp", reason))?;
         let path = paths.proc("net/arp");
-        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => CollectError::NotPresent(path.display().to_string()),
-            _ => CollectError::Io {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        let text = read_source_file(&path)?;
         let mut family = MetricFamily::new(
             "node_arp_entries",
             "ARP entries by device",
             MetricType::Gauge,
         );
         for (device, count) in count_entries(&text) {
-            let wanted = match filter {
-                DeviceFilter::All => true,
-                DeviceFilter::Include(re) => re.is_match(device),
-                DeviceFilter::Exclude(re) => !re.is_match(device),
-            };
-            if !wanted {
+            if !filter.wants(device) {
                 continue;
             }
             family.push([("device", device)], count as f64);
@@ -61,15 +44,11 @@ impl Collector for ArpCollector {
 
 /// Builds the collector.
 pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
-    let compile = |flag: &str, pattern: &str| {
-        Regex::new(pattern).map_err(|e| format!("{flag}: invalid regex {pattern:?}: {e}"))
-    };
-    let filter = match (&opts.arp_device_include, &opts.arp_device_exclude) {
-        (Some(_), Some(_)) => Err("--collector.arp.device-include and --collector.arp.device-exclude are mutually exclusive".into()),
-        (Some(inc), None) => compile("--collector.arp.device-include", inc).map(DeviceFilter::Include),
-        (None, Some(exc)) => compile("--collector.arp.device-exclude", exc).map(DeviceFilter::Exclude),
-        (None, None) => Ok(DeviceFilter::All),
-    };
+    let filter = DeviceFilter::from_exclusive_flags(
+        "arp",
+        opts.arp_device_include.as_deref(),
+        opts.arp_device_exclude.as_deref(),
+    );
     Box::new(ArpCollector { filter })
 }
 
@@ -87,6 +66,7 @@ fn count_entries(text: &str) -> BTreeMap<&str, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     #[test]
     fn filters_devices() {
@@ -97,10 +77,7 @@ mod tests {
             "IP address HW type Flags HW address Mask Device\n1.1.1.1 0x1 0x2 00:00:00:00:00:01 * eth0\n1.1.1.2 0x1 0x2 00:00:00:00:00:02 * eth1\n",
         )
         .unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         let opts = CollectorOptions {
             arp_device_exclude: Some("^eth1$".into()),
             ..Default::default()

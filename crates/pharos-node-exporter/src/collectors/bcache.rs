@@ -2,11 +2,11 @@
 //! `/sys/fs/bcache/<uuid>`, its backing devices (`bdevN`) and cache devices (`cacheN`).
 
 use std::fs;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::{io_error, read_source_dir};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -14,13 +14,6 @@ struct BcacheCollector {
     /// `--collector.bcache.priorityStats`: `priority_stats` is costly for the kernel to build
     /// (it walks every bucket), so it is read only on request.
     priority_stats: bool,
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> CollectError {
-    CollectError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 fn parse_error(path: &Path, reason: String) -> CollectError {
@@ -388,13 +381,7 @@ impl Collector for BcacheCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let root = paths.sys("fs/bcache");
-        let entries = match fs::read_dir(&root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(root.display().to_string()))
-            }
-            Err(source) => return Err(io_error(&root, source)),
-        };
+        let entries = read_source_dir(&root)?;
         // Cache sets are named by UUID; the control files beside them (`register`, ...) have
         // no dash.
         let mut sets: Vec<(String, PathBuf)> = entries
@@ -423,15 +410,9 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{normalized_text, sysfs_host, write};
 
     const UUID: &str = "deaddd54-c735-46d5-868e-f331c5fd7c74";
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
 
     fn cache_set(root: &Path) -> PathBuf {
         let set = root.join("fs/bcache").join(UUID);
@@ -473,15 +454,7 @@ mod tests {
     }
 
     fn render(root: &Path, priority_stats: bool) -> Result<String, CollectError> {
-        let paths = HostPaths {
-            sysfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        BcacheCollector { priority_stats }.collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(&BcacheCollector { priority_stats }, &sysfs_host(root))
     }
 
     #[test]

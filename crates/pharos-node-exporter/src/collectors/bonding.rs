@@ -7,6 +7,7 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -50,18 +51,7 @@ impl Collector for BondingCollector {
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let net = paths.sys("class/net");
         let masters_file = net.join("bonding_masters");
-        let masters = match fs::read_to_string(&masters_file) {
-            Ok(m) => m,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(masters_file.display().to_string()))
-            }
-            Err(source) => {
-                return Err(CollectError::Io {
-                    path: masters_file,
-                    source,
-                })
-            }
-        };
+        let masters = read_source_file(&masters_file)?;
         let mut slaves_family = MetricFamily::new(
             "node_bonding_slaves",
             "Number of configured slaves per bonding interface.",
@@ -100,7 +90,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     fn write(path: &Path, value: &str) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -123,16 +113,11 @@ mod tests {
         );
         write(&net.join("dmz/bonding/slaves"), "eth2\n");
         write(&net.join("dmz/slave_eth2/bonding_slave/mii_status"), "up\n");
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_bonding_active Number of active slaves per bonding interface.
@@ -150,10 +135,7 @@ node_bonding_slaves{master="dmz"} 1
     #[test]
     fn no_bonding_is_not_present() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

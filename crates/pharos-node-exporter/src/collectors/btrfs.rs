@@ -9,11 +9,12 @@ mod ioctl;
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::{io_error, read_source_dir};
+use super::sysfs_attrs::read_optional_attribute;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -25,25 +26,9 @@ const BLOCK_GROUP_TYPES: &[&str] = &["data", "metadata", "system"];
 
 struct BtrfsCollector;
 
-fn io_error(path: &Path, source: std::io::Error) -> CollectError {
-    CollectError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// A text attribute, trimmed; absent attributes (older kernels) read as empty.
-fn read_text(path: &Path) -> Result<String, CollectError> {
-    match fs::read_to_string(path) {
-        Ok(raw) => Ok(raw.trim().to_string()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(io_error(path, source)),
-    }
-}
-
 /// A numeric attribute; absent or empty reads as 0, as in node_exporter.
 fn read_value(path: &Path) -> Result<f64, CollectError> {
-    let raw = read_text(path)?;
+    let raw = read_optional_attribute(path)?;
     if raw.is_empty() {
         return Ok(0.0);
     }
@@ -169,9 +154,9 @@ impl Families {
         for device in &devices {
             device_sizes.push(read_value(&dir.join("devices").join(device).join("size"))?);
         }
-        let label = read_text(&dir.join("label"))?;
+        let label = read_optional_attribute(&dir.join("label"))?;
         // Filesystems with a changed fsid keep the original in `metadata_uuid`.
-        let mut uuid = read_text(&dir.join("metadata_uuid"))?;
+        let mut uuid = read_optional_attribute(&dir.join("metadata_uuid"))?;
         if uuid.is_empty() {
             uuid = dir_name.to_string();
         }
@@ -259,13 +244,7 @@ impl Collector for BtrfsCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let root = paths.sys("fs/btrfs");
-        let entries = match fs::read_dir(&root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(root.display().to_string()))
-            }
-            Err(source) => return Err(io_error(&root, source)),
-        };
+        let entries = read_source_dir(&root)?;
         // Filesystems are named by UUID; `features/` beside them has no dash.
         let mut filesystems: Vec<(String, PathBuf)> = entries
             .flatten()
@@ -295,15 +274,11 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::{normalized_text, sysfs_host, write};
     use crate::merge::normalize;
     use pharos_model::write::write_text;
 
     const UUID: &str = "0abb23a9-579b-43e6-ad30-227ef47fcb9d";
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
 
     fn filesystem(root: &Path) -> PathBuf {
         let fs_dir = root.join("fs/btrfs").join(UUID);
@@ -326,15 +301,10 @@ mod tests {
     fn render(root: &Path) -> Result<String, CollectError> {
         // procfs too, so the host's real btrfs mounts stay out of the test.
         let paths = HostPaths {
-            sysfs: root.into(),
             procfs: root.into(),
-            ..HostPaths::default()
+            ..sysfs_host(root)
         };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(build(&CollectorOptions::default()).as_ref(), &paths)
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The `conntrack` collector: netfilter connection-tracking table size and statistics.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_number;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -44,8 +45,8 @@ impl Collector for ConntrackCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         // Without the nf_conntrack module these files do not exist: nothing to report.
-        let entries = read_number(&paths.proc("sys/net/netfilter/nf_conntrack_count"))?;
-        let limit = read_number(&paths.proc("sys/net/netfilter/nf_conntrack_max"))?;
+        let entries = read_source_number(&paths.proc("sys/net/netfilter/nf_conntrack_count"))?;
+        let limit = read_source_number(&paths.proc("sys/net/netfilter/nf_conntrack_max"))?;
         out.push(MetricFamily::single(
             "node_nf_conntrack_entries",
             "Number of currently allocated flow entries for connection tracking.",
@@ -77,21 +78,6 @@ impl Collector for ConntrackCollector {
 /// Builds the collector.
 pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
     Box::new(ConntrackCollector)
-}
-
-fn read_number(path: &Path) -> Result<f64, CollectError> {
-    let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CollectError::NotPresent(path.display().to_string()),
-        _ => CollectError::Io {
-            path: PathBuf::from(path),
-            source,
-        },
-    })?;
-    let trimmed = text.trim();
-    trimmed.parse().map_err(|_| CollectError::Parse {
-        path: path.to_path_buf(),
-        reason: format!("{trimmed:?} is not a number"),
-    })
 }
 
 /// Sums the per-CPU hexadecimal rows of each wanted column. Columns are found by the header's
@@ -130,6 +116,7 @@ fn sum_stat_columns(text: &str, path: &Path) -> Result<Vec<Option<f64>>, Collect
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     const STAT: &str = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
 00000000  00000000 00000001 00000000 00000002 00000000 00000000 00000000 00000003 00000000 00000004 00000000 00000000  00000000 00000000 00000000 0000000a\n\
@@ -156,10 +143,7 @@ mod tests {
     #[test]
     fn absent_module_is_not_present() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         assert!(matches!(
             ConntrackCollector.collect(&paths, &mut Vec::new()),
             Err(CollectError::NotPresent(_))
@@ -182,10 +166,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("net/stat/nf_conntrack"), STAT).unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         let mut out = Vec::new();
         ConntrackCollector.collect(&paths, &mut out).unwrap();
         assert_eq!(out.len(), 10);

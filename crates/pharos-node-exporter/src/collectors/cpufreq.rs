@@ -113,7 +113,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     #[test]
     fn frequencies_in_hertz() {
@@ -129,16 +129,11 @@ mod tests {
             fs::write(d.join("cpuinfo_max_freq"), "3600000\n").unwrap();
         }
         fs::create_dir_all(tmp.path().join("devices/system/cpu/cpuidle")).unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_cpu_frequency_max_hertz Maximum cpu thread frequency in hertz.
@@ -157,10 +152,7 @@ node_cpu_scaling_frequency_hertz{cpu="1"} 2.4e+09
     fn no_cpufreq_is_not_present() {
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir_all(tmp.path().join("devices/system/cpu/cpu0")).unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

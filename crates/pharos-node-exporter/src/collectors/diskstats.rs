@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
-use regex::Regex;
 
+use super::device_filter::{rejected_flags, DeviceFilter};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -209,13 +209,6 @@ const ATA_GAUGES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Which devices to report: those matching an include filter, or those not matching the
-/// exclude filter.
-enum DeviceFilter {
-    Include(Regex),
-    Exclude(Regex),
-}
-
 struct DiskstatsCollector {
     /// The compiled device filter, or why the flag was rejected.
     filter: Result<DeviceFilter, String>,
@@ -227,10 +220,10 @@ impl Collector for DiskstatsCollector {
     }
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let filter = self.filter.as_ref().map_err(|reason| CollectError::Parse {
-            path: "--collector.diskstats.device-*".into(),
-            reason: reason.clone(),
-        })?;
+        let filter = self
+            .filter
+            .as_ref()
+            .map_err(|reason| rejected_flags("diskstats", reason))?;
         let path = paths.proc("diskstats");
         let text = std::fs::read_to_string(&path).map_err(|source| CollectError::Io {
             path: path.clone(),
@@ -241,11 +234,7 @@ impl Collector for DiskstatsCollector {
             let Some(disk) = parse_line(line, &path)? else {
                 continue;
             };
-            let wanted = match filter {
-                DeviceFilter::Include(re) => re.is_match(disk.device),
-                DeviceFilter::Exclude(re) => !re.is_match(disk.device),
-            };
-            if !wanted {
+            if !filter.wants(disk.device) {
                 continue;
             }
             stats.add(paths, &disk);
@@ -257,20 +246,16 @@ impl Collector for DiskstatsCollector {
 
 /// Builds the collector, compiling the device filter once.
 pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
-    let compile = |flag: &str, pattern: &str| {
-        Regex::new(pattern).map_err(|e| format!("{flag}: invalid regex {pattern:?}: {e}"))
-    };
+    // Unlike arp and netdev, an include pattern wins over the exclude one here, as in
+    // node_exporter, and the exclude flag has a default.
     let filter = match &opts.diskstats_device_include {
-        Some(include) => {
-            compile("--collector.diskstats.device-include", include).map(DeviceFilter::Include)
-        }
-        None => compile(
-            "--collector.diskstats.device-exclude",
+        Some(include) => DeviceFilter::include("diskstats", include),
+        None => DeviceFilter::exclude(
+            "diskstats",
             opts.diskstats_device_exclude
                 .as_deref()
                 .unwrap_or(DEFAULT_EXCLUDE),
-        )
-        .map(DeviceFilter::Exclude),
+        ),
     };
     Box::new(DiskstatsCollector { filter })
 }

@@ -79,7 +79,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     #[test]
     fn info_with_readable_attributes_only() {
@@ -89,16 +89,11 @@ mod tests {
         fs::write(dir.join("bios_vendor"), "SeaBIOS\n").unwrap();
         fs::write(dir.join("sys_vendor"), "QEMU\n").unwrap();
         fs::write(dir.join("product_name"), "Standard PC (Q35 + ICH9, 2009)\n").unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         let expected = format!(
             "# HELP node_dmi_info {HELP}\n# TYPE node_dmi_info gauge\n\
              node_dmi_info{{bios_vendor=\"SeaBIOS\",product_name=\"Standard PC (Q35 + ICH9, 2009)\",system_vendor=\"QEMU\"}} 1\n"
@@ -109,10 +104,7 @@ mod tests {
     #[test]
     fn absent_dmi_is_not_present() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

@@ -114,7 +114,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     #[test]
     fn controller_and_csrow_counts() {
@@ -131,16 +131,11 @@ mod tests {
         }
         fs::write(mc0.join("csrow0/ce_count"), "3\n").unwrap();
         fs::write(mc0.join("csrow0/ue_count"), "4\n").unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_edac_correctable_errors_total Total correctable memory errors.

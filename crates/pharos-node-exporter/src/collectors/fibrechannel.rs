@@ -7,6 +7,8 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_dir;
+use super::sysfs_attrs::{parse_sysfs_uint, read_optional_attribute};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -99,37 +101,6 @@ const UNIMPLEMENTED: u64 = u64::MAX;
 
 struct FibreChannelCollector;
 
-/// Parses an unsigned integer the way Go's `strconv.ParseUint(s, 0, 64)` does for the forms
-/// sysfs uses: `0x` hexadecimal (most FC counters), leading-zero octal, or decimal.
-pub(super) fn parse_sysfs_uint(raw: &str) -> Option<u64> {
-    let raw = raw.replace('_', "");
-    if let Some(hex) = raw.strip_prefix("0x").or_else(|| raw.strip_prefix("0X")) {
-        return u64::from_str_radix(hex, 16).ok();
-    }
-    if raw.len() > 1 && raw.starts_with('0') {
-        let octal = raw.trim_start_matches(['0', 'o', 'O']);
-        return if octal.is_empty() {
-            Some(0)
-        } else {
-            u64::from_str_radix(octal, 8).ok()
-        };
-    }
-    raw.parse().ok()
-}
-
-/// A text attribute, trimmed. Drivers may leave attributes out, so a missing file reads as
-/// empty instead of hiding the whole adapter.
-fn read_attribute(path: &Path) -> Result<String, CollectError> {
-    match fs::read_to_string(path) {
-        Ok(raw) => Ok(raw.trim().to_string()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(CollectError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 /// A counter from `statistics/`; a missing file reads as 0, as in node_exporter 1.5.
 fn read_counter(path: &Path) -> Result<u64, CollectError> {
     let raw = match fs::read_to_string(path) {
@@ -163,18 +134,7 @@ impl Collector for FibreChannelCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let class = paths.sys("class/fc_host");
-        let entries = match fs::read_dir(&class) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(class.display().to_string()))
-            }
-            Err(source) => {
-                return Err(CollectError::Io {
-                    path: class,
-                    source,
-                })
-            }
-        };
+        let entries = read_source_dir(&class)?;
         let mut hosts: Vec<String> = entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -200,7 +160,7 @@ impl Collector for FibreChannelCollector {
             let dir = class.join(host);
             let mut labels = vec![("fc_host".to_string(), host.clone())];
             for attribute in INFO_ATTRIBUTES {
-                let mut value = read_attribute(&dir.join(attribute))?;
+                let mut value = read_optional_attribute(&dir.join(attribute))?;
                 if matches!(*attribute, "port_id" | "port_name" | "fabric_name") {
                     value = without_hex_prefix(value);
                 }
@@ -236,24 +196,13 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{normalized_text, sysfs_host, write};
 
     fn render(root: &Path) -> Result<String, CollectError> {
-        let paths = HostPaths {
-            sysfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(root),
+        )
     }
 
     #[test]
@@ -348,15 +297,5 @@ node_fibrechannel_tx_words_total{fc_host="host0"} 0
         let tmp = tempfile::tempdir().unwrap();
         let err = render(tmp.path()).unwrap_err();
         assert!(matches!(err, CollectError::NotPresent(_)));
-    }
-
-    #[test]
-    fn go_style_unsigned_integers() {
-        assert_eq!(parse_sysfs_uint("0x1f"), Some(31));
-        assert_eq!(parse_sysfs_uint("010"), Some(8));
-        assert_eq!(parse_sysfs_uint("0"), Some(0));
-        assert_eq!(parse_sysfs_uint("42"), Some(42));
-        assert_eq!(parse_sysfs_uint("-1"), None);
-        assert_eq!(parse_sysfs_uint(""), None);
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use pharos_model::{MetricFamily, MetricType};
 use regex::Regex;
 
+use super::host_source::read_source_dir;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -321,18 +322,7 @@ impl Collector for HwmonCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let class = paths.sys("class/hwmon");
-        let entries = match fs::read_dir(&class) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(class.display().to_string()))
-            }
-            Err(source) => {
-                return Err(CollectError::Io {
-                    path: class,
-                    source,
-                })
-            }
-        };
+        let entries = read_source_dir(&class)?;
         let mut dirs: Vec<_> = entries
             .flatten()
             .map(|e| e.path())
@@ -387,13 +377,8 @@ impl Collector for BrokenPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host, write};
     use std::os::unix::fs::symlink;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
 
     #[test]
     fn coretemp_chip_like_node_exporter() {
@@ -413,16 +398,11 @@ mod tests {
         fs::create_dir_all(tmp.path().join("class/hwmon")).unwrap();
         symlink(&hw, tmp.path().join("class/hwmon/hwmon1")).unwrap();
 
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         let expected = r#"# HELP node_hwmon_chip_names Annotation metric for human-readable chip names
 # TYPE node_hwmon_chip_names gauge
 node_hwmon_chip_names{chip="platform_coretemp_0",chip_name="coretemp"} 1
@@ -468,10 +448,7 @@ node_hwmon_temp_crit_celsius{chip="platform_coretemp_0",sensor="temp1"} 100
     #[test]
     fn missing_class_is_not_present() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
-use super::fibrechannel::parse_sysfs_uint;
+use super::host_source::{io_error, read_source_dir};
+use super::sysfs_attrs::{parse_sysfs_uint, read_optional_attribute};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -82,22 +83,6 @@ fn parse_error(path: &Path, reason: String) -> CollectError {
     CollectError::Parse {
         path: path.to_path_buf(),
         reason,
-    }
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> CollectError {
-    CollectError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// A text attribute, trimmed; drivers leave some out, which reads as empty.
-fn read_attribute(path: &Path) -> Result<String, CollectError> {
-    match fs::read_to_string(path) {
-        Ok(raw) => Ok(raw.trim().to_string()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(io_error(path, source)),
     }
 }
 
@@ -219,9 +204,9 @@ impl Families {
     }
 
     fn collect_device(&mut self, dir: &Path, device: &str) -> Result<(), CollectError> {
-        let board_id = read_attribute(&dir.join("board_id"))?;
-        let firmware = read_attribute(&dir.join("fw_ver"))?;
-        let hca_type = read_attribute(&dir.join("hca_type"))?;
+        let board_id = read_optional_attribute(&dir.join("board_id"))?;
+        let firmware = read_optional_attribute(&dir.join("fw_ver"))?;
+        let hca_type = read_optional_attribute(&dir.join("hca_type"))?;
         self.info.push(
             [
                 ("board_id", board_id.as_str()),
@@ -289,13 +274,7 @@ impl Collector for InfinibandCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let class = paths.sys("class/infiniband");
-        let entries = match fs::read_dir(&class) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(class.display().to_string()))
-            }
-            Err(source) => return Err(io_error(&class, source)),
-        };
+        let entries = read_source_dir(&class)?;
         let mut devices: Vec<String> = entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -322,24 +301,13 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{normalized_text, sysfs_host, write};
 
     fn render(root: &Path) -> Result<String, CollectError> {
-        let paths = HostPaths {
-            sysfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(root),
+        )
     }
 
     fn port(dir: &Path, state: &str, phys: &str, rate: &str) {

@@ -2,13 +2,12 @@
 //! connection counts and weights from `/proc/net/ip_vs`.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -110,19 +109,6 @@ fn parse_backends(text: &str, path: &Path) -> Result<Vec<Backend>, CollectError>
     Ok(backends)
 }
 
-fn read(path: &Path) -> Result<String, CollectError> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            Err(CollectError::NotPresent(path.display().to_string()))
-        }
-        Err(source) => Err(CollectError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 impl Collector for IpvsCollector {
     fn name(&self) -> &'static str {
         "ipvs"
@@ -130,9 +116,9 @@ impl Collector for IpvsCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let stats_path = paths.proc("net/ip_vs_stats");
-        let totals = parse_stats(&read(&stats_path)?, &stats_path)?;
+        let totals = parse_stats(&read_source_file(&stats_path)?, &stats_path)?;
         let backends_path = paths.proc("net/ip_vs");
-        let backends = parse_backends(&read(&backends_path)?, &backends_path)?;
+        let backends = parse_backends(&read_source_file(&backends_path)?, &backends_path)?;
 
         // Backends listed under several services with the same labels are summed.
         let mut sums: BTreeMap<[String; 6], (f64, f64, f64)> = BTreeMap::new();
@@ -216,7 +202,8 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, procfs_host};
+    use std::fs;
 
     const STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
    Conns  Packets  Packets            Bytes            Bytes
@@ -243,16 +230,11 @@ FWM  10001000 wlc
         fs::create_dir_all(tmp.path().join("net")).unwrap();
         fs::write(tmp.path().join("net/ip_vs_stats"), STATS).unwrap();
         fs::write(tmp.path().join("net/ip_vs"), BACKENDS).unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &procfs_host(tmp.path()),
+        )
+        .unwrap();
         let expected = r#"# HELP node_ipvs_backend_connections_active The current active connections by local and remote address.
 # TYPE node_ipvs_backend_connections_active gauge
 node_ipvs_backend_connections_active{local_address="",local_mark="10001000",local_port="0",proto="FWM",remote_address="192.168.50.26",remote_port="3306"} 0
@@ -292,10 +274,7 @@ node_ipvs_outgoing_packets_total 0
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir_all(tmp.path().join("net")).unwrap();
         fs::write(tmp.path().join("net/ip_vs_stats"), "a\nb\nzz yy\n").unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

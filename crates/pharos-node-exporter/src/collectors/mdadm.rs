@@ -1,12 +1,11 @@
 //! The `mdadm` collector: Linux software RAID state from `/proc/mdstat`.
 
-use std::fs;
-use std::io::ErrorKind;
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 use regex::Regex;
 
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -142,13 +141,7 @@ impl Collector for MdadmCollector {
                 reason: reason.clone(),
             })?;
         let path = paths.proc("mdstat");
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(path.display().to_string()))
-            }
-            Err(source) => return Err(CollectError::Io { path, source }),
-        };
+        let text = read_source_file(&path)?;
         let mut arrays = parse_mdstat(&text, &path, p)?;
         arrays.sort_by(|a, b| a.name.cmp(&b.name));
         let gauge = MetricType::Gauge;
@@ -214,7 +207,8 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, procfs_host};
+    use std::fs;
 
     const MDSTAT: &str = "Personalities : [raid1] [raid6] [raid5] [raid4]
 md0 : active raid1 sdb1[1] sda1[0]
@@ -232,16 +226,11 @@ unused devices: <none>
     fn arrays_like_node_exporter() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("mdstat"), MDSTAT).unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &procfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_md_blocks Total number of blocks on device.
@@ -284,10 +273,7 @@ node_md_state{device="md1",state="resync"} 0
     fn truncated_mdstat_is_a_parse_error() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("mdstat"), "md0 : active raid1 sda1[0]\n").unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

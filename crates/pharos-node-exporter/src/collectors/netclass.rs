@@ -298,23 +298,10 @@ pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{collected_text, sysfs_host, write};
 
     fn render(c: &dyn Collector, root: &Path) -> String {
-        let paths = HostPaths {
-            sysfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        c.collect(&paths, &mut fams).unwrap();
-        let mut s = String::new();
-        write_text(&fams, &mut s);
-        s
+        collected_text(c, &sysfs_host(root)).unwrap()
     }
 
     #[test]
@@ -382,10 +369,7 @@ node_network_up{device=\"lo\"} 0
         };
         assert!(render(build(&opts).as_ref(), tmp.path())
             .contains("node_network_mtu_bytes{device=\"lo\"} 65536"));
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();
@@ -395,10 +379,7 @@ node_network_up{device=\"lo\"} 0
     #[test]
     fn absent_class_dir_is_not_present() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
-use regex::Regex;
 
+use super::device_filter::{rejected_flags, DeviceFilter};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -28,13 +28,6 @@ const COLUMNS: [&str; 16] = [
     "transmit_compressed",
 ];
 
-/// Which devices to report.
-enum DeviceFilter {
-    All,
-    Include(Regex),
-    Exclude(Regex),
-}
-
 struct NetdevCollector {
     /// The compiled filter, or why the flags were rejected.
     filter: Result<DeviceFilter, String>,
@@ -46,10 +39,10 @@ impl Collector for NetdevCollector {
     }
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
-        let filter = self.filter.as_ref().map_err(|reason| CollectError::Parse {
-            path: "--collector.netdev.device-*".into(),
-            reason: reason.clone(),
-        })?;
+        let filter = self
+            .filter
+            .as_ref()
+            .map_err(|reason| rejected_flags("netdev", reason))?;
         let path = paths.proc("net/dev");
         let text = std::fs::read_to_string(&path).map_err(|source| CollectError::Io {
             path: path.clone(),
@@ -72,12 +65,7 @@ impl Collector for NetdevCollector {
             MetricType::Counter,
         );
         for (device, values) in devices {
-            let wanted = match filter {
-                DeviceFilter::All => true,
-                DeviceFilter::Include(re) => re.is_match(device),
-                DeviceFilter::Exclude(re) => !re.is_match(device),
-            };
-            if !wanted {
+            if !filter.wants(device) {
                 continue;
             }
             for (family, value) in families.iter_mut().zip(values) {
@@ -105,17 +93,11 @@ impl Collector for NetdevCollector {
 
 /// Builds the collector, compiling the device filter once.
 pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
-    let compile = |flag: &str, pattern: &str| {
-        Regex::new(pattern).map_err(|e| format!("{flag}: invalid regex {pattern:?}: {e}"))
-    };
-    let filter = match (&opts.netdev_device_include, &opts.netdev_device_exclude) {
-        (Some(_), Some(_)) => {
-            Err("--collector.netdev.device-include and --collector.netdev.device-exclude are mutually exclusive".into())
-        }
-        (Some(inc), None) => compile("--collector.netdev.device-include", inc).map(DeviceFilter::Include),
-        (None, Some(exc)) => compile("--collector.netdev.device-exclude", exc).map(DeviceFilter::Exclude),
-        (None, None) => Ok(DeviceFilter::All),
-    };
+    let filter = DeviceFilter::from_exclusive_flags(
+        "netdev",
+        opts.netdev_device_include.as_deref(),
+        opts.netdev_device_exclude.as_deref(),
+    );
     if let Err(reason) = &filter {
         tracing::error!(collector = "netdev", %reason, "bad device filter");
     }

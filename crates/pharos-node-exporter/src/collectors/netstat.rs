@@ -1,7 +1,9 @@
 //! The `netstat` collector: protocol counters from `/proc/net/netstat`, `/proc/net/snmp` and
 //! `/proc/net/snmp6` as `node_netstat_<Protocol>_<Counter>`.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use pharos_model::{MetricFamily, MetricType};
 use regex::Regex;
@@ -12,9 +14,16 @@ use crate::options::CollectorOptions;
 /// node_exporter 1.5's default `--collector.netstat.fields`.
 const DEFAULT_FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
+/// More distinct counter names than any kernel reports; past this the filter is still applied,
+/// its answers are just not remembered.
+const MAX_REMEMBERED_FIELDS: usize = 4096;
+
 struct NetstatCollector {
     /// The compiled field filter, or why the flag was rejected.
     fields: Result<Regex, String>,
+    /// The filter's answer for every `Protocol_Counter` name seen so far. A kernel reports the
+    /// same few hundred counters on every scrape, so the regex only needs to run on the first.
+    decisions: Mutex<HashMap<String, bool>>,
 }
 
 impl Collector for NetstatCollector {
@@ -27,9 +36,28 @@ impl Collector for NetstatCollector {
             path: "--collector.netstat.fields".into(),
             reason: reason.clone(),
         })?;
+        let mut decisions = self
+            .decisions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A clone has its own match cache, which for the default filter grows to a few hundred
+        // KiB; dropping it with this scrape returns that memory once every name is known.
+        let mut matcher: Option<Regex> = None;
         let mut emit = |protocol: &str, counter: &str, value: f64| {
             let name = format!("{protocol}_{counter}");
-            if fields.is_match(&name) {
+            let wanted = match decisions.get(&name) {
+                Some(&wanted) => wanted,
+                None => {
+                    let wanted = matcher
+                        .get_or_insert_with(|| fields.clone())
+                        .is_match(&name);
+                    if decisions.len() < MAX_REMEMBERED_FIELDS {
+                        decisions.insert(name.clone(), wanted);
+                    }
+                    wanted
+                }
+            };
+            if wanted {
                 out.push(MetricFamily::single(
                     format!("node_netstat_{name}"),
                     format!("Statistic {protocol}{counter}."),
@@ -61,7 +89,10 @@ impl Collector for NetstatCollector {
 pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
     let pattern = opts.netstat_fields.as_deref().unwrap_or(DEFAULT_FIELDS);
     let fields = Regex::new(pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"));
-    Box::new(NetstatCollector { fields })
+    Box::new(NetstatCollector {
+        fields,
+        decisions: Mutex::new(HashMap::new()),
+    })
 }
 
 /// `netstat` and `snmp` hold pairs of lines: `Tcp: Name1 Name2` then `Tcp: 1 2`.
@@ -147,6 +178,25 @@ mod tests {
             "Ip6InReceives 10\nIp6InOctets 999\nIcmp6InMsgs 3\nUdpLite6InErrors 0\n",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn remembered_decisions_give_the_same_scrape() {
+        let dir = tempfile::tempdir().unwrap();
+        fixture(dir.path());
+        let paths = HostPaths {
+            procfs: dir.path().into(),
+            ..HostPaths::default()
+        };
+        let collector = build(&CollectorOptions::default());
+        let names = |c: &dyn Collector| {
+            let mut out = Vec::new();
+            c.collect(&paths, &mut out).unwrap();
+            out.into_iter().map(|f| f.name).collect::<Vec<_>>()
+        };
+        let first = names(collector.as_ref());
+        assert!(!first.is_empty());
+        assert_eq!(names(collector.as_ref()), first);
     }
 
     #[test]

@@ -1,46 +1,20 @@
 //! The `nfs` collector: NFS client RPC and per-procedure counters from `/proc/net/rpc/nfs`.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::ErrorKind;
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
+use super::rpc_stats::{rpc_value, RpcLines, V2_PROCEDURES, V3_PROCEDURES};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
 /// NFSv2 procedures in kernel order, named as node_exporter names them.
-const V2: &[&str] = &[
-    "Null", "GetAttr", "SetAttr", "Root", "Lookup", "ReadLink", "Read", "WrCache", "Write",
-    "Create", "Remove", "Rename", "Link", "SymLink", "MkDir", "RmDir", "ReadDir", "FsStat",
-];
+const V2: &[&str] = V2_PROCEDURES;
 
 /// NFSv3 procedures in kernel order.
-const V3: &[&str] = &[
-    "Null",
-    "GetAttr",
-    "SetAttr",
-    "Lookup",
-    "Access",
-    "ReadLink",
-    "Read",
-    "Write",
-    "Create",
-    "MkDir",
-    "SymLink",
-    "MkNod",
-    "Remove",
-    "RmDir",
-    "Rename",
-    "Link",
-    "ReadDir",
-    "ReadDirPlus",
-    "FsStat",
-    "FsInfo",
-    "PathConf",
-    "Commit",
-];
+const V3: &[&str] = V3_PROCEDURES;
 
 /// NFSv4 client operations in kernel order; older kernels print fewer and the rest read as 0.
 const V4: &[&str] = &[
@@ -108,7 +82,7 @@ const V4: &[&str] = &[
 struct NfsCollector;
 
 /// `/proc/net/rpc/nfs` as label -> numbers.
-fn parse_lines(text: &str, path: &Path) -> Result<HashMap<String, Vec<u64>>, CollectError> {
+fn parse_lines(text: &str, path: &Path) -> Result<RpcLines, CollectError> {
     let mut lines = HashMap::new();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
@@ -128,7 +102,7 @@ fn parse_lines(text: &str, path: &Path) -> Result<HashMap<String, Vec<u64>>, Col
 /// Values of a `procN <count> <v1> ... <vcount>` line, checked against `names`; a missing
 /// line reads as all zeros, as node_exporter reports it.
 fn procedures(
-    lines: &HashMap<String, Vec<u64>>,
+    lines: &RpcLines,
     label: &str,
     names: &[&str],
     pad: bool,
@@ -157,21 +131,9 @@ impl Collector for NfsCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = paths.proc("net/rpc/nfs");
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(path.display().to_string()))
-            }
-            Err(source) => return Err(CollectError::Io { path, source }),
-        };
+        let text = read_source_file(&path)?;
         let lines = parse_lines(&text, &path)?;
-        let field = |label: &str, i: usize| -> f64 {
-            lines
-                .get(label)
-                .and_then(|v| v.get(i))
-                .copied()
-                .unwrap_or(0) as f64
-        };
+        let field = |label: &str, i: usize| rpc_value(&lines, label, i);
         let counter = MetricType::Counter;
         let mut packets = MetricFamily::new(
             "node_nfs_packets_total",
@@ -234,7 +196,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, procfs_host, write};
 
     const SAMPLE: &str = "net 18628 0 18628 6
 rpc 4329785 1 4338291
@@ -245,17 +207,11 @@ proc4 3 0 7 8
 
     fn render(text: &str) -> Result<String, CollectError> {
         let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir_all(tmp.path().join("net/rpc")).unwrap();
-        fs::write(tmp.path().join("net/rpc/nfs"), text).unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&fams, &mut out);
-        Ok(out)
+        write(&tmp.path().join("net/rpc"), "nfs", text);
+        collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &procfs_host(tmp.path()),
+        )
     }
 
     #[test]

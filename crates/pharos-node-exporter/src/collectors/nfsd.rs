@@ -2,45 +2,20 @@
 //! requests) from `/proc/net/rpc/nfsd`.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::ErrorKind;
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
+use super::rpc_stats::{after_null, rpc_value, RpcLines, V2_PROCEDURES, V3_PROCEDURES};
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
 /// NFSv2 procedures after `Null`, in kernel order.
-const V2: &[&str] = &[
-    "GetAttr", "SetAttr", "Root", "Lookup", "ReadLink", "Read", "WrCache", "Write", "Create",
-    "Remove", "Rename", "Link", "SymLink", "MkDir", "RmDir", "ReadDir", "FsStat",
-];
+const V2: &[&str] = after_null(V2_PROCEDURES);
 
 /// NFSv3 procedures after `Null`, in kernel order.
-const V3: &[&str] = &[
-    "GetAttr",
-    "SetAttr",
-    "Lookup",
-    "Access",
-    "ReadLink",
-    "Read",
-    "Write",
-    "Create",
-    "MkDir",
-    "SymLink",
-    "MkNod",
-    "Remove",
-    "RmDir",
-    "Rename",
-    "Link",
-    "ReadDir",
-    "ReadDirPlus",
-    "FsStat",
-    "FsInfo",
-    "PathConf",
-    "Commit",
-];
+const V3: &[&str] = after_null(V3_PROCEDURES);
 
 /// NFSv4 operations as node_exporter 1.5 labels them, with the position of each one's value
 /// on the `proc4ops` line (after the count). node_exporter skips the SETCLIENTID pair, so from
@@ -97,7 +72,7 @@ fn parse_error(path: &Path, reason: String) -> CollectError {
 /// The file's lines as label -> numbers, each checked for the shape node_exporter expects.
 /// Lines this exporter does not know (newer kernels add some, e.g. `wdeleg_getattr`) and blank
 /// lines are skipped rather than failing the whole collector.
-fn parse_nfsd(text: &str, path: &Path) -> Result<HashMap<String, Vec<u64>>, CollectError> {
+fn parse_nfsd(text: &str, path: &Path) -> Result<RpcLines, CollectError> {
     let mut lines = HashMap::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -162,22 +137,10 @@ impl Collector for NfsdCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = paths.proc("net/rpc/nfsd");
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(path.display().to_string()))
-            }
-            Err(source) => return Err(CollectError::Io { path, source }),
-        };
+        let text = read_source_file(&path)?;
         let lines = parse_nfsd(&text, &path)?;
         // A missing line reads as zeros, as node_exporter reports it.
-        let field = |label: &str, i: usize| -> f64 {
-            lines
-                .get(label)
-                .and_then(|v| v.get(i))
-                .copied()
-                .unwrap_or(0) as f64
-        };
+        let field = |label: &str, i: usize| rpc_value(&lines, label, i);
         let counter = MetricType::Counter;
         let gauge = MetricType::Gauge;
         let singles = [
@@ -313,22 +276,15 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{normalized_text, procfs_host, write};
 
     fn render(text: &str) -> Result<String, CollectError> {
         let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir_all(tmp.path().join("net/rpc")).unwrap();
-        fs::write(tmp.path().join("net/rpc/nfsd"), text).unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        write(&tmp.path().join("net/rpc"), "nfsd", text);
+        normalized_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &procfs_host(tmp.path()),
+        )
     }
 
     fn proc4ops() -> String {
@@ -455,10 +411,7 @@ node_nfsd_server_threads 8
     #[test]
     fn absent_file_is_not_present() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

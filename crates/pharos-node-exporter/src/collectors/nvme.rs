@@ -62,7 +62,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     #[test]
     fn controller_info() {
@@ -77,16 +77,11 @@ mod tests {
         ] {
             fs::write(d.join(f), format!("{v}  \n")).unwrap();
         }
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_nvme_info Non-numeric data from /sys/class/nvme/<device>, value is always 1.

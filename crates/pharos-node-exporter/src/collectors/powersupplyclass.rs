@@ -183,7 +183,7 @@ pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     #[test]
     fn battery_and_ac() {
@@ -206,16 +206,11 @@ mod tests {
         fs::create_dir_all(&ac).unwrap();
         fs::write(ac.join("type"), "Mains\n").unwrap();
         fs::write(ac.join("online"), "0\n").unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_power_supply_capacity capacity value of /sys/class/power_supply/<power_supply>.

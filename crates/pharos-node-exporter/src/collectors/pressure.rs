@@ -118,6 +118,7 @@ fn parse_pressure(text: &str, path: &Path) -> Result<StallTotals, CollectError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     fn write_tree(dir: &Path, cpu: &str) {
         std::fs::create_dir_all(dir.join("pressure")).unwrap();
@@ -131,10 +132,7 @@ mod tests {
     fn exports_totals_in_seconds() {
         let dir = tempfile::tempdir().unwrap();
         write_tree(dir.path(), "some avg10=0.02 avg60=1.54 avg300=1.61 total=9177799\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         let mut out = Vec::new();
         PressureCollector.collect(&paths, &mut out).unwrap();
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
@@ -161,10 +159,7 @@ mod tests {
     #[test]
     fn absent_is_not_present_and_garbage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         assert!(matches!(
             PressureCollector.collect(&paths, &mut Vec::new()),
             Err(CollectError::NotPresent(_))

@@ -164,6 +164,7 @@ fn parse_stat(stat: &[u8]) -> Option<(&str, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     const STAT: &str =
         "1 (sys temd) S 0 1 1 0 -1 4194560 3 0 0 0 1 2 0 0 20 0 3 0 10 1000 100 184467\n";
@@ -202,10 +203,7 @@ mod tests {
         std::fs::create_dir_all(p.join("sys/kernel")).unwrap();
         std::fs::write(p.join("sys/kernel/threads-max"), "192730\n").unwrap();
         std::fs::write(p.join("sys/kernel/pid_max"), "32768\n").unwrap();
-        let paths = HostPaths {
-            procfs: p.into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(p);
         let mut out = Vec::new();
         ProcessesCollector.collect(&paths, &mut out).unwrap();
         let get = |name: &str| out.iter().find(|f| f.name == name).unwrap();

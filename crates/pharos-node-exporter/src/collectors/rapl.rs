@@ -141,7 +141,7 @@ pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::{collected_text, sysfs_host};
 
     #[test]
     fn package_and_dram_zones() {
@@ -157,16 +157,11 @@ mod tests {
             fs::write(d.join("energy_uj"), format!("{uj}\n")).unwrap();
         }
         fs::create_dir_all(class.join("intel-rapl")).unwrap();
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         let p = class.display();
         assert_eq!(
             text,

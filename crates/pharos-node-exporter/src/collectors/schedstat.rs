@@ -4,6 +4,7 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -25,14 +26,8 @@ impl Collector for SchedstatCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = paths.proc("schedstat");
-        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-            // Kernels built without CONFIG_SCHEDSTATS have no such file.
-            std::io::ErrorKind::NotFound => CollectError::NotPresent(path.display().to_string()),
-            _ => CollectError::Io {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        // Kernels built without CONFIG_SCHEDSTATS have no such file.
+        let text = read_source_file(&path)?;
         let cpus = parse_schedstat(&text, &path)?;
         let mut running = MetricFamily::new(
             "node_schedstat_running_seconds_total",

@@ -93,7 +93,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
+    use crate::collectors::fake_host::collected_text;
 
     fn render(root: &Path) -> String {
         let paths = HostPaths {
@@ -102,13 +102,7 @@ mod tests {
             rootfs: root.into(),
             ..HostPaths::default()
         };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
-        text
+        collected_text(build(&CollectorOptions::default()).as_ref(), &paths).unwrap()
     }
 
     #[test]

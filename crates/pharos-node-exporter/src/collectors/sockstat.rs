@@ -5,6 +5,7 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -19,13 +20,7 @@ impl Collector for SockstatCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = paths.proc("net/sockstat");
-        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => CollectError::NotPresent(path.display().to_string()),
-            _ => CollectError::Io {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        let text = read_source_file(&path)?;
         parse_sockstat(&text, &path, self.page_size, out)?;
         // IPv6 may be disabled, in which case only the IPv4 file exists.
         let path6 = paths.proc("net/sockstat6");

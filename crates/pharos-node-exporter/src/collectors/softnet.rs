@@ -4,6 +4,7 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_file;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -16,13 +17,7 @@ impl Collector for SoftnetCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let path = paths.proc("net/softnet_stat");
-        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => CollectError::NotPresent(path.display().to_string()),
-            _ => CollectError::Io {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        let text = read_source_file(&path)?;
         let mut processed = MetricFamily::new(
             "node_softnet_processed_total",
             "Number of processed packets",
@@ -78,6 +73,7 @@ fn parse_row(line: &str, path: &Path) -> Result<[f64; 3], CollectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     #[test]
     fn reads_rows_per_cpu() {
@@ -88,10 +84,7 @@ mod tests {
             "00000024 00000001 00000002 00000000 00000000\n000019f4 00000000 0000000a 00000000 00000000\n",
         )
         .unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         let mut out = Vec::new();
         SoftnetCollector.collect(&paths, &mut out).unwrap();
         assert_eq!(

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_dir;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -80,18 +81,7 @@ impl Collector for TapestatsCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let class = paths.sys("class/scsi_tape");
-        let entries = match fs::read_dir(&class) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(class.display().to_string()))
-            }
-            Err(source) => {
-                return Err(CollectError::Io {
-                    path: class,
-                    source,
-                })
-            }
-        };
+        let entries = read_source_dir(&class)?;
         let mut devices: Vec<String> = entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -134,24 +124,13 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{normalized_text, sysfs_host, write};
 
     fn render(root: &Path) -> Result<String, CollectError> {
-        let paths = HostPaths {
-            sysfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(root),
+        )
     }
 
     #[test]

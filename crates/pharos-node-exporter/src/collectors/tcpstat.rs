@@ -124,6 +124,7 @@ fn parse_proc_tcp(text: &str, path: &Path, tally: &mut TcpTally) -> Result<(), C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     #[test]
     fn tallies_proc_rows() {
@@ -149,10 +150,7 @@ mod tests {
             "header\n 0: a b 0A 00000000:00000000 x\n",
         )
         .unwrap();
-        let paths = HostPaths {
-            procfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(dir.path());
         let mut out = Vec::new();
         TcpstatCollector.collect(&paths, &mut out).unwrap();
         let states: Vec<&str> = out[0]

@@ -116,12 +116,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{collected_text, sysfs_host, write};
 
     #[test]
     fn zones_and_cooling_devices() {
@@ -138,16 +133,11 @@ mod tests {
         write(&c, "type", "Processor\n");
         write(&c, "cur_state", "0\n");
         write(&c, "max_state", "3\n");
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default())
-            .collect(&paths, &mut fams)
-            .unwrap();
-        let mut text = String::new();
-        write_text(&fams, &mut text);
+        let text = collected_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(tmp.path()),
+        )
+        .unwrap();
         assert_eq!(
             text,
             r#"# HELP node_cooling_device_cur_state Current throttle state of the cooling device
@@ -170,10 +160,7 @@ node_thermal_zone_temp{type="x86_pkg_temp",zone="0"} 42.5
         write(&z, "type", "acpitz\n");
         write(&z, "policy", "step_wise\n");
         write(&z, "temp", "hot\n");
-        let paths = HostPaths {
-            sysfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(tmp.path());
         let err = build(&CollectorOptions::default())
             .collect(&paths, &mut Vec::new())
             .unwrap_err();

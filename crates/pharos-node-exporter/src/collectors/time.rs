@@ -109,6 +109,7 @@ fn clocksources(paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), Co
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::sysfs_host;
 
     #[test]
     fn reads_clocksources() {
@@ -117,10 +118,7 @@ mod tests {
         std::fs::create_dir_all(&cs).unwrap();
         std::fs::write(cs.join("available_clocksource"), "tsc kvm-clock acpi_pm \n").unwrap();
         std::fs::write(cs.join("current_clocksource"), "tsc\n").unwrap();
-        let paths = HostPaths {
-            sysfs: dir.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = sysfs_host(dir.path());
         let mut out = Vec::new();
         TimeCollector.collect(&paths, &mut out).unwrap();
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();

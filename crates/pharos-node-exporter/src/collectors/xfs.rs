@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::ErrorKind;
 use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_dir;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -120,13 +120,7 @@ impl Collector for XfsCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let root = paths.sys("fs/xfs");
-        let entries = match fs::read_dir(&root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(root.display().to_string()))
-            }
-            Err(source) => return Err(CollectError::Io { path: root, source }),
-        };
+        let entries = read_source_dir(&root)?;
         let mut devices: Vec<String> = entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -175,24 +169,13 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{normalized_text, sysfs_host, write};
 
     fn render(root: &Path) -> Result<String, CollectError> {
-        let paths = HostPaths {
-            sysfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &sysfs_host(root),
+        )
     }
 
     const SAMPLE: &str = "extent_alloc 1 2 3 4

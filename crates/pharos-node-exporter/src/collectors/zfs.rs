@@ -11,6 +11,7 @@ use std::path::Path;
 
 use pharos_model::{MetricFamily, MetricType};
 
+use super::host_source::read_source_dir;
 use crate::collector::{CollectError, Collector, HostPaths};
 use crate::options::CollectorOptions;
 
@@ -233,13 +234,7 @@ impl Collector for ZfsCollector {
 
     fn collect(&self, paths: &HostPaths, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let root = paths.proc("spl/kstat/zfs");
-        let entries = match fs::read_dir(&root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(CollectError::NotPresent(root.display().to_string()))
-            }
-            Err(source) => return Err(CollectError::Io { path: root, source }),
-        };
+        let entries = read_source_dir(&root)?;
         let mut pools: Vec<String> = entries
             .flatten()
             .filter(|e| e.path().is_dir())
@@ -282,13 +277,7 @@ pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge::normalize;
-    use pharos_model::write::write_text;
-
-    fn write(dir: &Path, name: &str, value: &str) {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join(name), value).unwrap();
-    }
+    use crate::collectors::fake_host::{normalized_text, procfs_host, write};
 
     fn kstat(rows: &[(&str, u8, &str)]) -> String {
         let mut text = String::from("6 1 0x01 3 4368 5266997922 97951858082072\nname                            type data\n");
@@ -299,15 +288,10 @@ mod tests {
     }
 
     fn render(root: &Path) -> Result<String, CollectError> {
-        let paths = HostPaths {
-            procfs: root.into(),
-            ..HostPaths::default()
-        };
-        let mut fams = Vec::new();
-        build(&CollectorOptions::default()).collect(&paths, &mut fams)?;
-        let mut out = String::new();
-        write_text(&normalize(fams), &mut out);
-        Ok(out)
+        normalized_text(
+            build(&CollectorOptions::default()).as_ref(),
+            &procfs_host(root),
+        )
     }
 
     #[test]

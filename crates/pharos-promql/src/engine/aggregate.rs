@@ -123,6 +123,14 @@ pub(crate) fn eval_aggregate(
         }
         count_label = s.clone();
     }
+    let sigs = if op == AggOp::CountValues || (grouping.is_empty() && !without) {
+        Vec::new()
+    } else {
+        let agg = std::ptr::from_ref(expr) as usize;
+        ev.group_signatures(agg, v.iter().map(|s| &s.metric), |l| {
+            group_sig(l, grouping, without)
+        })
+    };
     for (i, s) in v.iter().enumerate() {
         let (sig, labels) = if op == AggOp::CountValues {
             // The value label may overwrite a grouping label, so group by the final labels.
@@ -133,7 +141,7 @@ pub(crate) fn eval_aggregate(
             labels.hash(&mut h);
             (h.finish(), Some(labels))
         } else {
-            (group_sig(&s.metric, grouping, without), None)
+            (sigs.get(i).copied().unwrap_or(0), None)
         };
         let gi = *index.entry(sig).or_insert_with(|| {
             let labels = labels.unwrap_or_else(|| group_labels(&s.metric, grouping, without));

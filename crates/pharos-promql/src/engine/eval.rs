@@ -2,13 +2,14 @@
 //! tree at each step.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use pharos_model::{is_stale_nan, FloatHistogram, Labels};
 use pharos_tsdb::{Querier, Queryable, SelectHints, ValueKind};
 
-use super::window_fn::WindowFn;
-use super::{aggregate, binary, EngineOptions, EvalError, QueryRange, QueryStats};
+use super::window_fn::{self, WindowFn};
+use super::{aggregate, binary, EngineOptions, SigHasher, EvalError, QueryRange, QueryStats};
 use crate::annotations::Annotations;
 use crate::functions::FnCall;
 use crate::parser::{AtModifier, Expr, VectorSelector};
@@ -24,6 +25,13 @@ pub(crate) struct LoadedSeries {
     /// Where the last window started and ended in `ft`: range queries move forward step by
     /// step, so the next search starts there instead of bisecting the whole series.
     cursor: std::cell::Cell<(usize, usize)>,
+    /// Whether the metric name lacks a counter suffix (`rate` and `increase` then note that
+    /// it might not be a counter); decided once here instead of at every step.
+    not_counter_name: bool,
+    /// Whether `fv` holds stale markers (range functions must then skip them one by one).
+    has_stale: bool,
+    /// Decreases of `fv` up to each sample, built on first use by a range function.
+    resets: std::cell::OnceCell<Vec<u32>>,
 }
 
 /// First index in `ts` whose timestamp is `> bound`, searching forward from `hint` when the
@@ -55,6 +63,13 @@ pub(crate) struct Evaluator<'a> {
     steps_checked: u32,
     /// The window of one series for the fast range-function path, reused across steps.
     window: Vec<FPoint>,
+    /// Grouping signatures already computed, by aggregation and label set (see
+    /// [`Evaluator::group_signature`]).
+    group_sigs: HashMap<(usize, usize), (Labels, u64), BuildHasherDefault<SigHasher>>,
+    /// Per aggregation, the label-set identity and signature met at each input position in
+    /// the previous step: a range query usually meets the same series in the same order, so
+    /// a pointer comparison replaces the lookup in `group_sigs`.
+    group_sig_rows: HashMap<usize, Vec<(usize, u64)>, BuildHasherDefault<SigHasher>>,
 }
 
 fn key(vs: &VectorSelector) -> usize {
@@ -79,6 +94,8 @@ impl<'a> Evaluator<'a> {
             peak_samples: 0,
             steps_checked: 0,
             window: Vec::new(),
+            group_sigs: HashMap::default(),
+            group_sig_rows: HashMap::default(),
         })
     }
 
@@ -100,6 +117,56 @@ impl<'a> Evaluator<'a> {
             AtModifier::Start => self.range.start,
             AtModifier::End => self.range.end,
         }
+    }
+
+    /// The grouping signature of `labels` for the aggregation identified by `agg`, computed
+    /// once per series: range queries meet the same label sets at every step. The cache keys
+    /// on the label set's shared storage and keeps a clone of it, so an address can never be
+    /// reused by another label set while the entry exists.
+    pub(crate) fn group_signature(
+        &mut self,
+        agg: usize,
+        labels: &Labels,
+        compute: impl FnOnce(&Labels) -> u64,
+    ) -> u64 {
+        let id = labels.as_slice().as_ptr() as usize;
+        if let Some((_, sig)) = self.group_sigs.get(&(agg, id)) {
+            return *sig;
+        }
+        let sig = compute(labels);
+        self.group_sigs.insert((agg, id), (labels.clone(), sig));
+        sig
+    }
+
+    /// The signatures of `labels` (one per input sample) for aggregation `agg`, using
+    /// [`Evaluator::group_signature`] for label sets not met at the same position before.
+    pub(crate) fn group_signatures<'l>(
+        &mut self,
+        agg: usize,
+        labels: impl Iterator<Item = &'l Labels>,
+        compute: impl Fn(&Labels) -> u64,
+    ) -> Vec<u64> {
+        let mut row = self.group_sig_rows.remove(&agg).unwrap_or_default();
+        let mut out = Vec::with_capacity(row.len());
+        for (i, l) in labels.enumerate() {
+            let id = l.as_slice().as_ptr() as usize;
+            // Entries in `row` were all registered in `group_sigs`, which keeps their label
+            // sets alive, so an equal address means the same label set.
+            let sig = match row.get(i) {
+                Some(&(known, sig)) if known == id => sig,
+                _ => {
+                    let sig = self.group_signature(agg, l, &compute);
+                    match row.get_mut(i) {
+                        Some(slot) => *slot = (id, sig),
+                        None => row.push((id, sig)),
+                    }
+                    sig
+                }
+            };
+            out.push(sig);
+        }
+        self.group_sig_rows.insert(agg, row);
+        out
     }
 
     pub(crate) fn check_deadline(&mut self) -> Result<(), EvalError> {
@@ -218,8 +285,14 @@ impl<'a> Evaluator<'a> {
         };
         let mut out = Vec::with_capacity(selected.len());
         for s in selected {
+            let metric = s.labels().clone();
+            let not_counter_name =
+                crate::functions::rate::lacks_counter_suffix(metric.metric_name().unwrap_or(""));
             let mut ls = LoadedSeries {
-                metric: s.labels().clone(),
+                not_counter_name,
+                has_stale: false,
+                resets: std::cell::OnceCell::new(),
+                metric,
                 ft: Vec::new(),
                 fv: Vec::new(),
                 ht: Vec::new(),
@@ -248,6 +321,7 @@ impl<'a> Evaluator<'a> {
                 }
                 kind = it.next();
             }
+            ls.has_stale = ls.fv.iter().any(|f| is_stale_nan(*f));
             let n = (ls.ft.len() + ls.hv.len()) as u64;
             self.total_samples += n;
             if self.total_samples > self.opts.max_samples as u64 {
@@ -617,8 +691,10 @@ impl<'a> Evaluator<'a> {
                     h: Box::new(s.hv[i].clone()),
                 })
                 .collect();
-            // Anchored and smoothed ranges also need a sample inside the window.
-            if !floats.is_empty() || !hists.is_empty() {
+            // Anchored ranges need a sample inside the window; smoothed ones may interpolate
+            // both edges from the samples around an empty window (`extend_range` drops the
+            // series if there are none).
+            if !floats.is_empty() || !hists.is_empty() || m.smoothed {
                 n += floats.len() + hists.len();
                 out.push(Series {
                     metric: s.metric.clone(),
@@ -667,6 +743,46 @@ impl<'a> Evaluator<'a> {
             let a = seek_after(&s.ft, ca, lo);
             let b = seek_after(&s.ft, cb.max(a), tref);
             s.cursor.set((a, b));
+            if b <= a {
+                continue;
+            }
+            if !s.has_stale {
+                // Fast: read the loaded arrays in place.
+                n += b - a;
+                if kind.wants_counter() && s.not_counter_name {
+                    not_counters.push(s.metric.metric_name().unwrap_or(""));
+                }
+                let value = if kind.is_change() {
+                    let resets = s.resets.get_or_init(|| window_fn::reset_prefix(&s.fv));
+                    kind.change_without_resets(&s.ft, &s.fv, resets, (a, b), (lo, tref))
+                } else {
+                    s.fv.get(a..b).map(|v| kind.over_values(v.iter().copied()))
+                };
+                let value = match value {
+                    Some(v) => v,
+                    None => {
+                        window.clear();
+                        window.extend(
+                            s.ft.iter()
+                                .zip(&s.fv)
+                                .skip(a)
+                                .take(b - a)
+                                .map(|(&t, &f)| FPoint { t, f }),
+                        );
+                        kind.apply(window, lo, tref)
+                    }
+                };
+                if let Some(f) = value {
+                    out.push(Sample {
+                        metric: s.metric.clone(),
+                        t: ts,
+                        f,
+                        h: None,
+                        drop_name: true,
+                    });
+                }
+                continue;
+            }
             window.clear();
             if let (Some(ts_in), Some(vs_in)) = (s.ft.get(a..b), s.fv.get(a..b)) {
                 window.extend(
@@ -681,11 +797,8 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             n += window.len();
-            if kind.wants_counter() {
-                let name = s.metric.metric_name().unwrap_or("");
-                if crate::functions::rate::lacks_counter_suffix(name) {
-                    not_counters.push(name);
-                }
+            if kind.wants_counter() && s.not_counter_name {
+                not_counters.push(s.metric.metric_name().unwrap_or(""));
             }
             if let Some(f) = kind.apply(window, lo, tref) {
                 out.push(Sample {
@@ -720,6 +833,8 @@ impl<'a> Evaluator<'a> {
             let Some(s) = series.iter().find(|s| s.metric == o.metric) else {
                 continue;
             };
+            let was_empty = o.floats.is_empty() && o.hists.is_empty();
+            let before = o.floats.len();
             let a = s.ft.partition_point(|&t| t <= lo);
             if a > 0 && s.ft[a - 1] > lo - self.opts.lookback_delta && !is_stale_nan(s.fv[a - 1]) {
                 o.floats.insert(
@@ -742,8 +857,60 @@ impl<'a> Evaluator<'a> {
                     });
                 }
             }
+            // An empty window is only bridged by a sample on each side of it.
+            if was_empty && o.floats.len() < before + 2 {
+                o.floats.clear();
+            }
+            if !o.hists.is_empty() || (was_empty && o.floats.is_empty()) {
+                self.extend_histograms(m, s, o, lo, hi, was_empty);
+            }
         }
         out.retain(|s| !s.floats.is_empty() || !s.hists.is_empty());
+    }
+}
+
+impl Evaluator<'_> {
+    /// The histogram part of `extend_range`: adds the histogram just before the window and,
+    /// for `smoothed`, the one just after.
+    fn extend_histograms(
+        &self,
+        m: &crate::parser::MatrixSelector,
+        s: &LoadedSeries,
+        o: &mut Series,
+        lo: i64,
+        hi: i64,
+        was_empty: bool,
+    ) {
+        let before = o.hists.len();
+        let a = s.ht.partition_point(|&t| t <= lo);
+        if let (Some(&t), Some(h)) = (
+            a.checked_sub(1).and_then(|i| s.ht.get(i)),
+            a.checked_sub(1).and_then(|i| s.hv.get(i)),
+        ) {
+            if t > lo - self.opts.lookback_delta {
+                o.hists.insert(
+                    0,
+                    HPoint {
+                        t,
+                        h: Box::new(h.clone()),
+                    },
+                );
+            }
+        }
+        if m.smoothed {
+            let b = s.ht.partition_point(|&t| t <= hi);
+            if let (Some(&t), Some(h)) = (s.ht.get(b), s.hv.get(b)) {
+                if t <= hi + self.opts.lookback_delta {
+                    o.hists.push(HPoint {
+                        t,
+                        h: Box::new(h.clone()),
+                    });
+                }
+            }
+        }
+        if was_empty && o.hists.len() < before + 2 {
+            o.hists.clear();
+        }
     }
 }
 

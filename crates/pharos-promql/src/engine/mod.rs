@@ -35,6 +35,13 @@ impl std::hash::Hasher for SigHasher {
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
+    fn write_u64(&mut self, v: u64) {
+        // Whole words mix in one multiply (as FxHash does) instead of eight byte steps.
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
     fn finish(&self) -> u64 {
         self.0
     }

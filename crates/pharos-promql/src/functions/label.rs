@@ -7,7 +7,7 @@ use regex::Regex;
 use super::{go_quote, valid_label_name, FnCall};
 use crate::engine::EvalError;
 use crate::value::Value;
-use pharos_model::{Labels, METRIC_NAME};
+use pharos_model::{Labels, MatchOp, METRIC_NAME};
 
 fn check_unique(v: &[crate::value::Sample]) -> Result<(), EvalError> {
     let mut seen: HashSet<&Labels> = HashSet::with_capacity(v.len());
@@ -107,14 +107,43 @@ pub fn info(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let (name_ms, data_ms): (Vec<_>, Vec<_>) =
         matchers.into_iter().partition(|m| m.name == METRIC_NAME);
     let drop_if_unmatched = data_ms.iter().any(|m| !m.matches(""));
+    if infos.iter().any(|i| i.h.is_some()) {
+        return Err(EvalError::Execution(
+            "info series must be float samples, but the info selector matches native histograms"
+                .into(),
+        ));
+    }
+    let mut infos = infos;
+    // Name matchers that only exclude still pick among info metrics, never plain metrics.
+    if !name_ms.is_empty()
+        && name_ms
+            .iter()
+            .all(|m| matches!(m.op, MatchOp::NotEqual | MatchOp::NotRegex))
+    {
+        infos.retain(|i| i.metric.metric_name().is_some_and(|n| n.ends_with("_info")));
+    }
+    // When info series churn, the most recently sampled one for an identity replaces the
+    // others, although those stay visible within the lookback.
+    let identity = |l: &Labels| IDENTIFYING.map(|n| l.get(n).map(str::to_owned));
+    let mut newest: std::collections::HashMap<[Option<String>; 2], i64> =
+        std::collections::HashMap::new();
+    for i in &infos {
+        let t = newest.entry(identity(&i.metric)).or_insert(i.t);
+        *t = (*t).max(i.t);
+    }
+    infos.retain(|i| newest.get(&identity(&i.metric)) == Some(&i.t));
     let mut out = Vec::with_capacity(base.len());
     for mut s in base {
+        // Info metrics themselves are not enriched: those the name matchers pick, or those
+        // selected as info series.
         let name = s.metric.metric_name().unwrap_or("");
-        // Info metrics themselves are not enriched.
-        if !name_ms.is_empty()
-            && s.metric.metric_name().is_some()
-            && name_ms.iter().all(|m| m.matches(name))
-        {
+        let picked_by_name = !name_ms.is_empty()
+            && !name.is_empty()
+            && !name_ms
+                .iter()
+                .all(|m| matches!(m.op, MatchOp::NotEqual | MatchOp::NotRegex))
+            && name_ms.iter().all(|m| m.matches(name));
+        if picked_by_name || infos.iter().any(|i| i.metric == s.metric) {
             out.push(s);
             continue;
         }
@@ -135,6 +164,14 @@ pub fn info(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
                 }
                 if !data_ms.is_empty() && !data_ms.iter().any(|m| m.name == n) {
                     continue;
+                }
+                if let Some(prev) = b.get(n) {
+                    if prev != &*l.value {
+                        return Err(EvalError::Execution(format!(
+                            "conflicting label: {n} has the values {prev:?} and {:?} in different info series",
+                            &*l.value
+                        )));
+                    }
                 }
                 b.set(l.name.clone(), l.value.clone());
             }

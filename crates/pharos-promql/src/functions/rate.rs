@@ -50,6 +50,15 @@ fn extrapolated(c: &mut FnCall<'_>, is_counter: bool, is_rate: bool) -> Result<V
             );
             continue;
         }
+        if (anchored || smoothed) && !s.hists.is_empty() {
+            let edges = (range_start, range_end);
+            if let Some(h) = extended_histogram(c, &s, name, edges, is_counter, is_rate, smoothed) {
+                let mut smp = c.sample(s.metric, 0.0, true);
+                smp.h = Some(Box::new(h));
+                out.push(smp);
+            }
+            continue;
+        }
         if anchored || smoothed {
             if let Some(v) = extended(&s, range_start, range_end, is_counter, is_rate, smoothed) {
                 out.push(c.sample(s.metric, v, true));
@@ -96,7 +105,29 @@ pub(crate) fn float_change(
             prev = p.f;
         }
     }
-    let n1 = (points.len() - 1) as f64;
+    Some(extrapolate_change(
+        first,
+        last,
+        points.len(),
+        result,
+        (range_start, range_end),
+        is_counter,
+        is_rate,
+    ))
+}
+
+/// Extrapolates the raw change `result` between the window's `first` and `last` of `len`
+/// samples to the window `(start, end]`, as [`float_change`] does after summing resets.
+pub(crate) fn extrapolate_change(
+    first: FPoint,
+    last: FPoint,
+    len: usize,
+    result: f64,
+    (range_start, range_end): (i64, i64),
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let n1 = (len.max(2) - 1) as f64;
     let factor = extrapolation_factor(
         first.t,
         last.t,
@@ -108,7 +139,7 @@ pub(crate) fn float_change(
         result,
         is_rate,
     );
-    Some(result * factor)
+    result * factor
 }
 
 /// The "might not be a counter" info applies to float series whose name lacks a counter suffix.
@@ -150,6 +181,95 @@ fn extrapolation_factor(
         factor /= (range_end - range_start) as f64 / 1000.0;
     }
     factor
+}
+
+/// [`extended`] for native histograms: the histograms at the window edges are the samples at
+/// or before them (anchored) or interpolated between neighbours (smoothed), and resets are
+/// found by [`crate::functions::detect_reset`].
+fn extended_histogram(
+    c: &mut FnCall<'_>,
+    s: &Series,
+    name: &str,
+    (lo, hi): (i64, i64),
+    is_counter: bool,
+    is_rate: bool,
+    smoothed: bool,
+) -> Option<FloatHistogram> {
+    let pos = c.arg_pos(0);
+    let pts = &s.hists;
+    let gauges = pts
+        .iter()
+        .filter(|p| p.h.counter_reset_hint == histogram::GAUGE)
+        .count();
+    if is_counter && gauges > 0 {
+        c.annotations.warn(
+            format!("this native histogram metric is not a counter: {name:?}"),
+            pos,
+        );
+    }
+    if !is_counter && gauges < pts.len() {
+        c.annotations.warn(
+            format!("this native histogram metric is not a gauge: {name:?}"),
+            pos,
+        );
+    }
+    let mixed = || {
+        format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}")
+    };
+    let value_at = |t: i64| -> Option<Result<FloatHistogram, ()>> {
+        let i = pts.partition_point(|p| p.t <= t);
+        let first = pts.first()?;
+        if i == 0 {
+            return Some(Ok((*first.h).clone()));
+        }
+        let a = pts.get(i - 1)?;
+        if !smoothed || a.t == t || i == pts.len() {
+            return Some(Ok((*a.h).clone()));
+        }
+        let b = pts.get(i)?;
+        let frac = (t - a.t) as f64 / (b.t - a.t) as f64;
+        if is_counter && crate::functions::detect_reset(&a.h, &b.h) {
+            let mut v = (*b.h).clone();
+            histogram::scale(&mut v, frac);
+            return Some(Ok(v));
+        }
+        let Ok((mut step, _)) = histogram::add(&b.h, &a.h, true) else {
+            return Some(Err(()));
+        };
+        histogram::scale(&mut step, frac);
+        Some(histogram::add(&a.h, &step, false).map(|r| r.0).map_err(|_| ()))
+    };
+    let (Ok(start_v), Ok(end_v)) = (value_at(lo)?, value_at(hi)?) else {
+        c.annotations.warn(mixed(), pos);
+        return None;
+    };
+    let Ok((mut result, _)) = histogram::add(&end_v, &start_v, true) else {
+        c.annotations.warn(mixed(), pos);
+        return None;
+    };
+    if is_counter {
+        let inner = pts.iter().filter(|p| p.t > lo && p.t <= hi).map(|p| &*p.h);
+        let seq: Vec<&FloatHistogram> = std::iter::once(&start_v)
+            .chain(inner)
+            .chain(std::iter::once(&end_v))
+            .collect();
+        for w in seq.windows(2) {
+            if let [prev, cur] = w {
+                if crate::functions::detect_reset(prev, cur) {
+                    let Ok((r, _)) = histogram::add(&result, prev, false) else {
+                        c.annotations.warn(mixed(), pos);
+                        return None;
+                    };
+                    result = r;
+                }
+            }
+        }
+    }
+    if is_rate {
+        histogram::scale(&mut result, 1000.0 / (hi - lo) as f64);
+    }
+    result.counter_reset_hint = histogram::GAUGE;
+    Some(result)
 }
 
 /// Anchored and smoothed ranges: no extrapolation; the value at each window edge is taken from

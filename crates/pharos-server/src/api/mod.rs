@@ -5,6 +5,7 @@ pub mod metadata_api;
 pub mod params;
 pub mod query_api;
 pub mod response;
+pub mod rules_api;
 pub mod status_api;
 pub mod value_json;
 

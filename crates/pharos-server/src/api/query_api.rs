@@ -33,10 +33,13 @@ pub async fn instant_query(State(st): State<Arc<AppState>>, p: Params) -> ApiRes
     let t = time_param(&p, "time", super::now_ms())?;
     let st2 = st.clone();
     let q = query.clone();
+    let began = std::time::Instant::now();
     let res = tokio::task::spawn_blocking(move || st2.engine.instant_query(&*st2.db, &q, t))
         .await
         .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
         .map_err(eval_error)?;
+    let log_file = st.loaded_config().config.global.query_log_file;
+    crate::query_log::record(&log_file, &query, t, t, 0, began.elapsed());
     Ok(ApiSuccess {
         data: query_data(&res.value, t),
         warnings: res.annotations.warnings(&query),
@@ -86,11 +89,14 @@ pub async fn range_query(State(st): State<Arc<AppState>>, p: Params) -> ApiResul
     }
     let st2 = st.clone();
     let q = query.clone();
+    let began = std::time::Instant::now();
     let res =
         tokio::task::spawn_blocking(move || st2.engine.range_query(&*st2.db, &q, start, end, step))
             .await
             .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
             .map_err(eval_error)?;
+    let log_file = st.loaded_config().config.global.query_log_file;
+    crate::query_log::record(&log_file, &query, start, end, step, began.elapsed());
     Ok(ApiSuccess {
         data: query_data(&res.value, end),
         warnings: res.annotations.warnings(&query),

@@ -44,9 +44,14 @@ pub async fn targets(State(st): State<Arc<AppState>>, p: Params) -> ApiResult {
     Ok(ApiSuccess::new(Json::Object(data)))
 }
 
-/// `GET /api/v1/status/config`: the YAML in force.
+/// `GET /api/v1/status/config`: the configuration in force, secrets redacted.
 pub async fn config(State(st): State<Arc<AppState>>) -> ApiResult {
-    Ok(ApiSuccess::new(json!({"yaml": st.loaded_config().text})))
+    let yaml = st
+        .loaded_config()
+        .config
+        .to_yaml()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(ApiSuccess::new(json!({"yaml": yaml})))
 }
 
 /// `GET /api/v1/status/flags`.

@@ -163,6 +163,48 @@ mod tests {
     }
 
     #[test]
+    fn native_histogram_buckets() {
+        use pharos_model::Span;
+        // Schema 0: bucket i covers (2^(i-1), 2^i].
+        let h = FloatHistogram {
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            count: 6.0,
+            sum: 10.0,
+            positive_spans: vec![Span {
+                offset: 1,
+                length: 2,
+            }],
+            positive_buckets: vec![2.0, 3.0],
+            ..FloatHistogram::default()
+        };
+        let j = histogram_json(&h);
+        assert_eq!(j["count"], "6");
+        assert_eq!(j["sum"], "10");
+        assert_eq!(j["buckets"][0].to_string(), r#"[3,"-0.001","0.001","1"]"#);
+        assert_eq!(j["buckets"][1].to_string(), r#"[0,"1","2","2"]"#);
+        assert_eq!(j["buckets"][2].to_string(), r#"[0,"2","4","3"]"#);
+    }
+
+    #[test]
+    fn truncated_bucket_counts_do_not_panic() {
+        use pharos_model::Span;
+        let h = FloatHistogram {
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 5,
+            }],
+            positive_buckets: vec![1.0],
+            ..FloatHistogram::default()
+        };
+        assert_eq!(
+            histogram_json(&h)["buckets"].as_array().map(Vec::len),
+            Some(1)
+        );
+    }
+
+    #[test]
     fn scalar_shape() {
         let d = query_data(&Value::Scalar(2.0), 1000);
         assert_eq!(d.to_string(), r#"{"result":[1,"2"],"resultType":"scalar"}"#);

@@ -384,6 +384,39 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_style_invocations_get_the_server_subcommand() {
+        let args = |v: &[&str]| -> Vec<String> {
+            implicit_server_args(v.iter().map(std::ffi::OsString::from))
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            args(&["pharos", "--config.file=/etc/prometheus/prometheus.yml"]),
+            [
+                "pharos",
+                "server",
+                "--config.file=/etc/prometheus/prometheus.yml"
+            ]
+        );
+        assert_eq!(args(&["pharos", "up"]), ["pharos", "up"]);
+        assert_eq!(args(&["pharos", "--help"]), ["pharos", "--help"]);
+    }
+
+    #[test]
+    fn embedded_config_is_valid() {
+        let text = embedded_config(9090, Some(9100));
+        let cfg = pharos_server::Config::parse(&text, "embedded", std::path::Path::new("."))
+            .expect("embedded config parses");
+        let jobs: Vec<&str> = cfg
+            .scrape_configs
+            .iter()
+            .map(|c| c.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, ["pharos", "node"]);
+    }
+
+    #[test]
     fn listen_addresses_like_prometheus() {
         assert_eq!(resolve_listen(":9090").unwrap().port(), 9090);
         assert_eq!(resolve_listen("127.0.0.1:1").unwrap().port(), 1);

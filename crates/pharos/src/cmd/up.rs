@@ -109,11 +109,13 @@ async fn prepare_all(args: &Args) -> anyhow::Result<Vec<Component>> {
             (!args.no_node_exporter).then_some(args.node_exporter_listen_address.as_str()),
         )
         .context("server")?;
+        let server = pharos_server::prepare(options).await.context("server")?;
+        tracing::info!(component = "server", address = %server.local_addr()?, "ready");
         components.push(Component {
             name: "server",
             start: Box::new(move |shutdown: Shutdown| {
                 Box::pin(async move {
-                    pharos_server::run(options, shutdown.wait()).await?;
+                    server.serve(shutdown.wait()).await?;
                     Ok(())
                 })
             }),

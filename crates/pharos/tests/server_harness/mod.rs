@@ -158,3 +158,17 @@ pub fn up_count(addr: SocketAddr) -> usize {
     }
     r.json()["data"]["result"].as_array().map_or(0, Vec::len)
 }
+
+/// Number of targets whose health is `up`, per `/api/v1/targets` (reported just after the
+/// scrape's samples are stored, so it may trail [`up_count`] by a moment).
+pub fn healthy_targets(addr: SocketAddr) -> usize {
+    let Some(r) = get(addr, "/api/v1/targets") else {
+        return 0;
+    };
+    if r.status != 200 {
+        return 0;
+    }
+    r.json()["data"]["activeTargets"]
+        .as_array()
+        .map_or(0, |t| t.iter().filter(|x| x["health"] == "up").count())
+}

@@ -267,6 +267,7 @@ fn device_stats(file: &File, max_id: u64, num_devices: u64) -> Option<Vec<Device
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::fake_host::procfs_host;
 
     #[test]
     fn ioctl_numbers_match_the_kernel_headers() {
@@ -304,10 +305,7 @@ mod tests {
     #[test]
     fn no_mount_table_means_no_ioctl_stats() {
         let tmp = tempfile::tempdir().unwrap();
-        let paths = HostPaths {
-            procfs: tmp.path().into(),
-            ..HostPaths::default()
-        };
+        let paths = procfs_host(tmp.path());
         assert!(filesystems(&paths).is_empty());
     }
 }
