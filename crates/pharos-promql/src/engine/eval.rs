@@ -9,7 +9,7 @@ use pharos_model::{is_stale_nan, FloatHistogram, Labels};
 use pharos_tsdb::{Querier, Queryable, SelectHints, ValueKind};
 
 use super::window_fn::{self, WindowFn};
-use super::{aggregate, binary, EngineOptions, SigHasher, EvalError, QueryRange, QueryStats};
+use super::{aggregate, binary, EngineOptions, EvalError, QueryRange, QueryStats, SigHasher};
 use crate::annotations::Annotations;
 use crate::functions::FnCall;
 use crate::parser::{AtModifier, Expr, VectorSelector};
@@ -50,6 +50,9 @@ fn seek_after(ts: &[i64], hint: usize, bound: i64) -> usize {
     }
     ts.partition_point(|&t| t <= bound)
 }
+
+/// Most label sets whose grouping signatures are kept (see [`Evaluator::group_signatures`]).
+const GROUP_SIG_CACHE_LIMIT: usize = 1 << 17;
 
 pub(crate) struct Evaluator<'a> {
     opts: &'a EngineOptions,
@@ -146,6 +149,13 @@ impl<'a> Evaluator<'a> {
         labels: impl Iterator<Item = &'l Labels>,
         compute: impl Fn(&Labels) -> u64,
     ) -> Vec<u64> {
+        // Label sets made anew at every step (by `label_replace`, say) would make the cache
+        // grow with the query's length; start over past a bound. Rows go too, as they rely on
+        // the cache keeping their label sets alive.
+        if self.group_sigs.len() > GROUP_SIG_CACHE_LIMIT {
+            self.group_sigs.clear();
+            self.group_sig_rows.clear();
+        }
         let mut row = self.group_sig_rows.remove(&agg).unwrap_or_default();
         let mut out = Vec::with_capacity(row.len());
         for (i, l) in labels.enumerate() {
@@ -167,6 +177,25 @@ impl<'a> Evaluator<'a> {
         }
         self.group_sig_rows.insert(agg, row);
         out
+    }
+
+    /// The time at which `e`, evaluated at `ts`, reads its samples: `@` and `offset` of its
+    /// selector or subquery move it. `info` reads its info series at that time.
+    fn reference_time(&self, e: &Expr, ts: i64) -> i64 {
+        match e {
+            Expr::Paren(e, _) | Expr::Neg(e, _) => self.reference_time(e, ts),
+            Expr::Vector(vs) => vs.at.map_or(ts, |a| self.at_time(a)) - vs.offset,
+            Expr::Matrix(m) => m.vs.at.map_or(ts, |a| self.at_time(a)) - m.vs.offset,
+            Expr::Subquery(s) => {
+                let t = s.at.map_or(ts, |a| self.at_time(a)) - s.offset;
+                self.reference_time(&s.expr, t)
+            }
+            Expr::Call { args, .. } => args
+                .iter()
+                .find(|a| a.value_type() != crate::value::ValueType::Scalar)
+                .map_or(ts, |a| self.reference_time(a, ts)),
+            _ => ts,
+        }
     }
 
     pub(crate) fn check_deadline(&mut self) -> Result<(), EvalError> {
@@ -219,7 +248,20 @@ impl<'a> Evaluator<'a> {
                     self.collect(p, lo, hi, out);
                 }
             }
-            Expr::Call { args, .. } => args.iter().for_each(|a| self.collect(a, lo, hi, out)),
+            Expr::Call { func, args, .. } => {
+                for (i, a) in args.iter().enumerate() {
+                    if func.name == "info" && i == 1 {
+                        // Info series are read as of the base argument's reference time.
+                        let base = args.first();
+                        let (rlo, rhi) = base.map_or((lo, hi), |b| {
+                            (self.reference_time(b, lo), self.reference_time(b, hi))
+                        });
+                        self.collect(a, lo.min(rlo).min(rhi), hi.max(rlo).max(rhi), out);
+                    } else {
+                        self.collect(a, lo, hi, out);
+                    }
+                }
+            }
             Expr::Vector(vs) => {
                 let (lo, hi) = vs
                     .at
@@ -514,7 +556,12 @@ impl<'a> Evaluator<'a> {
                 let mut vals = Vec::with_capacity(args.len());
                 let mut window = None;
                 let mut flags = (false, false);
-                for a in args {
+                for (i, a) in args.iter().enumerate() {
+                    if func.name == "info" && i == 1 {
+                        let base_t = args.first().map_or(ts, |b| self.reference_time(b, ts));
+                        vals.push(self.eval(a, base_t)?);
+                        continue;
+                    }
                     match a.unparen() {
                         Expr::Matrix(m) => {
                             let tref = m.vs.at.map_or(ts, |a| self.at_time(a)) - m.vs.offset;
@@ -608,6 +655,35 @@ impl<'a> Evaluator<'a> {
         };
         let mut out = Vec::new();
         for s in series {
+            if vs.smoothed && !s.ht.is_empty() {
+                let name = s.metric.metric_name().unwrap_or("");
+                match smoothed_histogram(s, tref, mint, self.opts.lookback_delta) {
+                    SmoothedHistogram::Value(h) => out.push(Sample {
+                        metric: s.metric.clone(),
+                        t: tref,
+                        f: 0.0,
+                        h: Some(Box::new(h)),
+                        drop_name: false,
+                    }),
+                    SmoothedHistogram::MixedKinds => self.annotations.warn(
+                        format!("encountered a mix of histograms and floats for metric name {name:?}"),
+                        vs.pos,
+                    ),
+                    SmoothedHistogram::MixedSchemas => self.annotations.warn(
+                        format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"),
+                        vs.pos,
+                    ),
+                    SmoothedHistogram::Float(f) => out.push(Sample {
+                        metric: s.metric.clone(),
+                        t: tref,
+                        f,
+                        h: None,
+                        drop_name: false,
+                    }),
+                    SmoothedHistogram::None => {}
+                }
+                continue;
+            }
             if vs.smoothed {
                 if let Some(f) = smoothed_value(s, tref, mint, self.opts.lookback_delta) {
                     out.push(Sample {
@@ -836,7 +912,19 @@ impl<'a> Evaluator<'a> {
             let was_empty = o.floats.is_empty() && o.hists.is_empty();
             let before = o.floats.len();
             let a = s.ft.partition_point(|&t| t <= lo);
-            if a > 0 && s.ft[a - 1] > lo - self.opts.lookback_delta && !is_stale_nan(s.fv[a - 1]) {
+            // Only the latest sample at or before the window start anchors it, whatever its kind.
+            let hist_anchor = s.ht.get(s.ht.partition_point(|&t| t <= lo).wrapping_sub(1));
+            let float_anchor = a.checked_sub(1).and_then(|i| s.ft.get(i));
+            let hist_first = match (hist_anchor, float_anchor) {
+                (Some(h), Some(f)) => h > f,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if !hist_first
+                && a > 0
+                && s.ft[a - 1] > lo - self.opts.lookback_delta
+                && !is_stale_nan(s.fv[a - 1])
+            {
                 o.floats.insert(
                     0,
                     FPoint {
@@ -861,8 +949,8 @@ impl<'a> Evaluator<'a> {
             if was_empty && o.floats.len() < before + 2 {
                 o.floats.clear();
             }
-            if !o.hists.is_empty() || (was_empty && o.floats.is_empty()) {
-                self.extend_histograms(m, s, o, lo, hi, was_empty);
+            if !o.hists.is_empty() || (was_empty && o.floats.is_empty()) || hist_first {
+                self.extend_histograms(m, s, o, (lo, hi), was_empty, !hist_first);
             }
         }
         out.retain(|s| !s.floats.is_empty() || !s.hists.is_empty());
@@ -877,13 +965,15 @@ impl Evaluator<'_> {
         m: &crate::parser::MatrixSelector,
         s: &LoadedSeries,
         o: &mut Series,
-        lo: i64,
-        hi: i64,
+        (lo, hi): (i64, i64),
         was_empty: bool,
+        float_anchors: bool,
     ) {
         let before = o.hists.len();
         let a = s.ht.partition_point(|&t| t <= lo);
-        if let (Some(&t), Some(h)) = (
+        if float_anchors {
+            // A later float sample anchors the window instead.
+        } else if let (Some(&t), Some(h)) = (
             a.checked_sub(1).and_then(|i| s.ht.get(i)),
             a.checked_sub(1).and_then(|i| s.hv.get(i)),
         ) {
@@ -969,6 +1059,97 @@ fn detect_resets_on_read(s: &mut LoadedSeries) {
                 2
             };
         }
+    }
+}
+
+/// The outcome of a `smoothed` instant selector on a series holding histograms.
+enum SmoothedHistogram {
+    Value(FloatHistogram),
+    Float(f64),
+    MixedKinds,
+    MixedSchemas,
+    None,
+}
+
+/// [`smoothed_value`] for a series holding histograms: the histogram at `t`, interpolated
+/// between the samples around it (a counter crossing a reset restarts from zero), or the
+/// last one before it. Neighbours of different kinds or bucket schemas give no value.
+fn smoothed_histogram(s: &LoadedSeries, t: i64, mint: i64, lookback: i64) -> SmoothedHistogram {
+    let hi = s.ht.partition_point(|&x| x <= t);
+    let fi = s.ft.partition_point(|&x| x <= t);
+    let hb = hi
+        .checked_sub(1)
+        .and_then(|i| Some((*s.ht.get(i)?, s.hv.get(i)?)));
+    let fb = fi
+        .checked_sub(1)
+        .and_then(|i| Some((*s.ft.get(i)?, *s.fv.get(i)?)))
+        .filter(|(_, f)| !is_stale_nan(*f));
+    let ha = s.ht.get(hi).copied().zip(s.hv.get(hi));
+    let fa =
+        s.ft.get(fi)
+            .copied()
+            .zip(s.fv.get(fi).copied())
+            .filter(|(_, f)| !is_stale_nan(*f));
+    // The later sample before `t` and the earlier one after it, whatever their kinds.
+    let before_is_float = match (fb, hb) {
+        (Some((ft, _)), Some((ht, _))) => ft > ht,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let after_is_float = match (fa, ha) {
+        (Some((ft, _)), Some((ht, _))) => ft < ht,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let before_t = if before_is_float {
+        fb.map(|x| x.0)
+    } else {
+        hb.map(|x| x.0)
+    };
+    let Some(bt) = before_t.filter(|&bt| bt > mint) else {
+        return SmoothedHistogram::None;
+    };
+    let after_t = if after_is_float {
+        fa.map(|x| x.0)
+    } else {
+        ha.map(|x| x.0)
+    }
+    .filter(|&at| at <= t + lookback);
+    if bt == t || after_t.is_none() {
+        return match (before_is_float, fb, hb) {
+            (true, Some((_, f)), _) => SmoothedHistogram::Float(f),
+            (false, _, Some((_, h))) => SmoothedHistogram::Value(h.clone()),
+            _ => SmoothedHistogram::None,
+        };
+    }
+    if before_is_float != after_is_float {
+        return SmoothedHistogram::MixedKinds;
+    }
+    let (Some((at, a)), Some((ct, b))) = (hb, ha) else {
+        // Both neighbours are floats: the float rules apply.
+        return smoothed_value(s, t, mint, lookback)
+            .map_or(SmoothedHistogram::None, SmoothedHistogram::Float);
+    };
+    if (a.schema == crate::histogram::CUSTOM) != (b.schema == crate::histogram::CUSTOM) {
+        return SmoothedHistogram::MixedSchemas;
+    }
+    let frac = (t - at) as f64 / (ct - at) as f64;
+    let is_counter = b.counter_reset_hint != crate::histogram::GAUGE;
+    if is_counter && crate::functions::detect_reset(a, b) {
+        let mut v = b.clone();
+        crate::histogram::scale(&mut v, frac);
+        return SmoothedHistogram::Value(v);
+    }
+    let Ok((mut step, _)) = crate::histogram::add(b, a, true) else {
+        return SmoothedHistogram::MixedSchemas;
+    };
+    crate::histogram::scale(&mut step, frac);
+    match crate::histogram::add(a, &step, false) {
+        Ok((mut v, _)) => {
+            v.counter_reset_hint = a.counter_reset_hint;
+            SmoothedHistogram::Value(v)
+        }
+        Err(_) => SmoothedHistogram::MixedSchemas,
     }
 }
 

@@ -216,52 +216,73 @@ fn extended_histogram(
     let mixed = || {
         format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}")
     };
-    let value_at = |t: i64| -> Option<Result<FloatHistogram, ()>> {
+    // The histogram at an edge, with the timestamp of the sample it is when not interpolated.
+    type Edge = (FloatHistogram, Option<i64>);
+    let value_at = |t: i64| -> Option<Result<Edge, ()>> {
         let i = pts.partition_point(|p| p.t <= t);
         let first = pts.first()?;
         if i == 0 {
-            return Some(Ok((*first.h).clone()));
+            return Some(Ok(((*first.h).clone(), Some(first.t))));
         }
         let a = pts.get(i - 1)?;
         if !smoothed || a.t == t || i == pts.len() {
-            return Some(Ok((*a.h).clone()));
+            return Some(Ok(((*a.h).clone(), Some(a.t))));
         }
         let b = pts.get(i)?;
         let frac = (t - a.t) as f64 / (b.t - a.t) as f64;
         if is_counter && crate::functions::detect_reset(&a.h, &b.h) {
             let mut v = (*b.h).clone();
             histogram::scale(&mut v, frac);
-            return Some(Ok(v));
+            return Some(Ok((v, None)));
         }
         let Ok((mut step, _)) = histogram::add(&b.h, &a.h, true) else {
             return Some(Err(()));
         };
         histogram::scale(&mut step, frac);
-        Some(histogram::add(&a.h, &step, false).map(|r| r.0).map_err(|_| ()))
+        Some(
+            histogram::add(&a.h, &step, false)
+                .map(|r| (r.0, None))
+                .map_err(|_| ()),
+        )
     };
     let (Ok(start_v), Ok(end_v)) = (value_at(lo)?, value_at(hi)?) else {
         c.annotations.warn(mixed(), pos);
         return None;
     };
-    let Ok((mut result, _)) = histogram::add(&end_v, &start_v, true) else {
+    let Ok((mut result, _)) = histogram::add(&end_v.0, &start_v.0, true) else {
         c.annotations.warn(mixed(), pos);
         return None;
     };
     if is_counter {
-        let inner = pts.iter().filter(|p| p.t > lo && p.t <= hi).map(|p| &*p.h);
-        let seq: Vec<&FloatHistogram> = std::iter::once(&start_v)
-            .chain(inner)
-            .chain(std::iter::once(&end_v))
-            .collect();
+        // The edges and the samples between them, each stored sample once.
+        let mut seq: Vec<(&FloatHistogram, Option<i64>)> = vec![(&start_v.0, start_v.1)];
+        for p in pts.iter().filter(|p| p.t > lo && p.t <= hi) {
+            if seq.last().and_then(|x| x.1) != Some(p.t) {
+                seq.push((&p.h, Some(p.t)));
+            }
+        }
+        if seq.last().and_then(|x| x.1).is_none() || seq.last().and_then(|x| x.1) != end_v.1 {
+            seq.push((&end_v.0, end_v.1));
+        }
         for w in seq.windows(2) {
-            if let [prev, cur] = w {
-                if crate::functions::detect_reset(prev, cur) {
-                    let Ok((r, _)) = histogram::add(&result, prev, false) else {
-                        c.annotations.warn(mixed(), pos);
-                        return None;
-                    };
-                    result = r;
-                }
+            let [(prev, pt), (cur, ct)] = w else {
+                continue;
+            };
+            // Interpolated edges already account for a reset they cross; compare those by
+            // value only, as their hints belong to the sample they were scaled from.
+            let reset = if pt.is_some() && ct.is_some() {
+                crate::functions::detect_reset(prev, cur)
+            } else {
+                let mut plain = (*cur).clone();
+                plain.counter_reset_hint = 0;
+                crate::functions::detect_reset(prev, &plain)
+            };
+            if reset {
+                let Ok((r, _)) = histogram::add(&result, prev, false) else {
+                    c.annotations.warn(mixed(), pos);
+                    return None;
+                };
+                result = r;
             }
         }
     }

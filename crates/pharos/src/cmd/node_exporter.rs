@@ -466,7 +466,7 @@ const MAX_BLOCKING_THREADS: usize = 16;
 /// The async runtime for serving scrapes. An exporter answers a handful of requests a minute:
 /// one thread for all I/O is plenty, and the collecting happens on blocking worker threads
 /// (see `Exporter::gather`). Worker threads per core would only add idle stacks and arenas.
-pub fn exporter_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn exporter_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
