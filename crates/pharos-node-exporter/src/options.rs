@@ -51,4 +51,7 @@ pub struct CollectorOptions {
     pub arp_device_exclude: Option<String>,
     /// `--collector.diskstats.device-include` (regex); replaces the exclude filter when set.
     pub diskstats_device_include: Option<String>,
+    /// `--collector.bcache.priorityStats`: also read `priority_stats`, which is costly for the
+    /// kernel to build, so it is off by default as in node_exporter.
+    pub bcache_priority_stats: bool,
 }

@@ -1,189 +1,34 @@
-//! Side-by-side benchmark: the same data and the same queries in Pharos's engine and in Debian's
-//! `prometheus`. Prints median latency per query, the ratio, and peak memory of both processes.
+//! Side-by-side benchmark: the same data and the same queries in Pharos and in Debian's
+//! `prometheus`. Prints median latency per query, the ratios, and peak memory of both servers.
 //!
-//! Data is generated deterministically, written as OpenMetrics, turned into TSDB blocks with
-//! `promtool tsdb create-blocks-from openmetrics`, and served by `prometheus` on a free
-//! 127.0.0.1 port. Pharos evaluates the same samples held in a flat in-process store.
-//! Prometheus is timed over its HTTP API (so its numbers include HTTP and JSON encoding);
-//! Pharos is timed in-process. Skips with a message when the Debian programs are absent.
+//! Data is generated deterministically and written once as OpenMetrics. That one file is turned
+//! into Prometheus blocks with `promtool tsdb create-blocks-from openmetrics` and into Pharos
+//! blocks with `pharos_tsdb::import` (what `pharos tsdb create-blocks-from openmetrics` runs).
+//! Both data directories are then compacted the way each server does at start-up, so each side
+//! reads its own real storage engine.
 //!
-//! Run: `cargo bench -p pharos-promql --bench promql_vs_prometheus`
+//! Pharos is timed twice: in-process (`pharos_promql::Engine` over `pharos_tsdb::Db`, no HTTP)
+//! and over HTTP as `pharos server` on the same directory. Prometheus is timed over HTTP. Both
+//! servers are queried by the same client with the same parameters, so the HTTP columns compare
+//! like with like; the in-process column shows how much of Pharos's time is HTTP and JSON.
+//!
+//! The `pharos` binary is taken from `PHAROS_BIN`, else from the target directory this bench was
+//! built into (`cargo build --release -p pharos` first); without it the HTTP column is skipped.
+//! Skips entirely with a message when the Debian programs are absent.
+//!
+//! Run: `cargo build --release -p pharos && cargo bench -p pharos-promql --bench promql_vs_prometheus`
+//! (`BENCH_RUNS=n` sets the timed runs per query, default 5.)
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pharos_model::{FloatHistogram, Labels, Matcher};
 use pharos_promql::{Engine, EngineOptions, Value};
-use pharos_tsdb::{
-    Querier, Queryable, SelectHints, Series, SeriesIterator, StorageError, ValueKind,
-};
-
-/// Series held as flat timestamp and value arrays, with a postings index (label name ->
-/// value -> series ids) so matchers are tested once per distinct value, as a TSDB does.
-struct FlatStore {
-    series: Vec<(Labels, Vec<i64>, Vec<f64>)>,
-    postings: HashMap<String, HashMap<String, Vec<usize>>>,
-}
-
-impl FlatStore {
-    fn new() -> Self {
-        FlatStore {
-            series: Vec::new(),
-            postings: HashMap::new(),
-        }
-    }
-    fn add(&mut self, l: Labels, ts: Vec<i64>, vs: Vec<f64>) {
-        let id = self.series.len();
-        for lab in l.iter() {
-            self.postings
-                .entry(lab.name.to_string())
-                .or_default()
-                .entry(lab.value.to_string())
-                .or_default()
-                .push(id);
-        }
-        self.series.push((l, ts, vs));
-    }
-    /// Series ids matching every matcher that rejects the empty value, in id order.
-    fn candidates(&self, ms: &[Matcher]) -> Vec<usize> {
-        let mut result: Option<Vec<usize>> = None;
-        for m in ms.iter().filter(|m| !m.matches("")) {
-            let mut ids: Vec<usize> = self
-                .postings
-                .get(&m.name)
-                .into_iter()
-                .flatten()
-                .filter(|(v, _)| m.matches(v))
-                .flat_map(|(_, ids)| ids.iter().copied())
-                .collect();
-            ids.sort_unstable();
-            result = Some(match result {
-                None => ids,
-                Some(prev) => {
-                    let set: std::collections::HashSet<usize> = ids.into_iter().collect();
-                    prev.into_iter().filter(|i| set.contains(i)).collect()
-                }
-            });
-        }
-        result.unwrap_or_else(|| (0..self.series.len()).collect())
-    }
-}
-
-struct FlatQuerier<'a> {
-    store: &'a FlatStore,
-    mint: i64,
-    maxt: i64,
-}
-
-struct FlatSeries<'a> {
-    labels: &'a Labels,
-    ts: &'a [i64],
-    vs: &'a [f64],
-}
-
-struct FlatIter<'a> {
-    ts: &'a [i64],
-    vs: &'a [f64],
-    pos: Option<usize>,
-}
-
-impl SeriesIterator for FlatIter<'_> {
-    fn next(&mut self) -> ValueKind {
-        let p = self.pos.map_or(0, |p| (p + 1).min(self.ts.len()));
-        self.pos = Some(p);
-        if p < self.ts.len() {
-            ValueKind::Float
-        } else {
-            ValueKind::None
-        }
-    }
-    fn seek(&mut self, t: i64) -> ValueKind {
-        let start = self.pos.unwrap_or(0);
-        let p = start + self.ts[start.min(self.ts.len())..].partition_point(|&x| x < t);
-        self.pos = Some(p);
-        if p < self.ts.len() {
-            ValueKind::Float
-        } else {
-            ValueKind::None
-        }
-    }
-    fn at(&self) -> (i64, f64) {
-        let p = self.pos.unwrap_or(0);
-        (
-            self.ts.get(p).copied().unwrap_or(i64::MIN),
-            self.vs.get(p).copied().unwrap_or(f64::NAN),
-        )
-    }
-    fn at_histogram(&self) -> (i64, FloatHistogram) {
-        (self.at_t(), FloatHistogram::default())
-    }
-    fn at_t(&self) -> i64 {
-        self.ts
-            .get(self.pos.unwrap_or(0))
-            .copied()
-            .unwrap_or(i64::MIN)
-    }
-}
-
-impl Series for FlatSeries<'_> {
-    fn labels(&self) -> &Labels {
-        self.labels
-    }
-    fn iter(&self) -> Box<dyn SeriesIterator + '_> {
-        Box::new(FlatIter {
-            ts: self.ts,
-            vs: self.vs,
-            pos: None,
-        })
-    }
-}
-
-impl Querier for FlatQuerier<'_> {
-    fn select(
-        &self,
-        _h: Option<&SelectHints>,
-        ms: &[Matcher],
-    ) -> Result<Vec<Box<dyn Series + '_>>, StorageError> {
-        let mut out: Vec<Box<dyn Series + '_>> = Vec::new();
-        for i in self.store.candidates(ms) {
-            let (l, ts, vs) = &self.store.series[i];
-            if !ms.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))) {
-                continue;
-            }
-            let a = ts.partition_point(|&t| t < self.mint);
-            let b = ts.partition_point(|&t| t <= self.maxt);
-            if a < b {
-                out.push(Box::new(FlatSeries {
-                    labels: l,
-                    ts: &ts[a..b],
-                    vs: &vs[a..b],
-                }));
-            }
-        }
-        Ok(out)
-    }
-    fn label_values(&self, _n: &str, _m: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        Ok(Vec::new())
-    }
-    fn label_names(&self, _m: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        Ok(Vec::new())
-    }
-}
-
-impl Queryable for FlatStore {
-    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
-        Ok(Box::new(FlatQuerier {
-            store: self,
-            mint,
-            maxt,
-        }))
-    }
-}
+use pharos_tsdb::db::DEFAULT_BLOCK_RANGE;
+use pharos_tsdb::{Db, Options};
 
 /// Deterministic pseudo-random numbers (xorshift).
 struct Rng(u64);
@@ -197,8 +42,11 @@ impl Rng {
     }
 }
 
+/// What [`generate`] wrote.
 struct Dataset {
-    store: FlatStore,
+    /// Distinct series in the file.
+    series: usize,
+    /// Timestamp (ms) of the newest sample, on an hour boundary.
     end_ms: i64,
 }
 
@@ -222,13 +70,7 @@ fn write_series(
     Ok(())
 }
 
-fn labels_of(name: &str, labels: &[(String, String)]) -> Labels {
-    let mut pairs: Vec<(String, String)> = labels.to_vec();
-    pairs.push(("__name__".into(), name.into()));
-    Labels::from_pairs(pairs)
-}
-
-/// Generates the data set, writes it as OpenMetrics to `om`, and keeps it in a flat store.
+/// Generates the data set and writes it as OpenMetrics to `om`.
 fn generate(om: &Path) -> std::io::Result<Dataset> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -236,7 +78,7 @@ fn generate(om: &Path) -> std::io::Result<Dataset> {
     let end = (now / 3600) * 3600 - 3600;
     let end_ms = end * 1000;
     let mut w = BufWriter::new(std::fs::File::create(om)?);
-    let mut store = FlatStore::new();
+    let mut series = 0;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
 
     // 1,000 request counters over 1 hour at 15s.
@@ -257,7 +99,7 @@ fn generate(om: &Path) -> std::io::Result<Dataset> {
             })
             .collect();
         write_series(&mut w, "http_requests_total", &labels, &ts, &vs)?;
-        store.add(labels_of("http_requests_total", &labels), ts.clone(), vs);
+        series += 1;
     }
 
     // 100 buckets x 1,000 series over 150s at 15s.
@@ -281,11 +123,7 @@ fn generate(om: &Path) -> std::io::Result<Dataset> {
             let frac = ((i + 1) as f64 / 100.0).powf(0.5);
             let vs: Vec<f64> = base.iter().map(|b| (b * frac).floor()).collect();
             write_series(&mut w, "request_duration_seconds_bucket", &labels, &ts, &vs)?;
-            store.add(
-                labels_of("request_duration_seconds_bucket", &labels),
-                ts.clone(),
-                vs,
-            );
+            series += 1;
         }
     }
 
@@ -301,13 +139,14 @@ fn generate(om: &Path) -> std::io::Result<Dataset> {
             .map(|_| (rng.next() * 1000.0).round() / 10.0)
             .collect();
         write_series(&mut w, "cpu_usage", &labels, &ts, &vs)?;
-        store.add(labels_of("cpu_usage", &labels), ts.clone(), vs);
+        series += 1;
     }
     writeln!(w, "# EOF")?;
     w.flush()?;
-    Ok(Dataset { store, end_ms })
+    Ok(Dataset { series, end_ms })
 }
 
+/// A child process killed and reaped when dropped.
 struct Server(Child);
 
 impl Drop for Server {
@@ -354,6 +193,65 @@ fn http_get(addr: &str, target: &str) -> std::io::Result<String> {
         .unwrap_or_default())
 }
 
+fn free_addr() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits (at most two minutes) until the server at `addr` answers `/-/ready`; false if it
+/// exited or never became ready.
+fn wait_ready(addr: &str, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while http_get(addr, "/-/ready").map_or(true, |b| !b.contains("Ready")) {
+        if Instant::now() >= deadline || !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    true
+}
+
+/// Starts a Prometheus-flag-compatible server binary on `data` and waits until it is ready.
+fn start_server(bin: &Path, dir: &Path, name: &str, data: &Path) -> (Server, String, String) {
+    let addr = free_addr();
+    let cfg = dir.join(format!("{name}.yml"));
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").expect("write config");
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("create log");
+    let mut cmd = Command::new(bin);
+    if name == "pharos" {
+        cmd.arg("server");
+    }
+    let mut child = cmd
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--storage.tsdb.retention.time=30d")
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+    let pid = child.id().to_string();
+    if !wait_ready(&addr, &mut child) {
+        let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+        panic!("{name} did not become ready; its log:\n{log}");
+    }
+    (Server(child), addr, pid)
+}
+
+/// The `pharos` binary: `PHAROS_BIN`, else `pharos` in the profile directory this bench runs
+/// from (the bench executable lives in `<target>/<profile>/deps/`).
+fn pharos_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PHAROS_BIN") {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    Some(profile_dir.join("pharos")).filter(|p| p.is_file())
+}
+
 struct Query {
     name: &'static str,
     expr: &'static str,
@@ -361,9 +259,120 @@ struct Query {
     range: Option<(i64, i64)>,
 }
 
+impl Query {
+    fn http_target(&self, end: i64) -> String {
+        match self.range {
+            None => format!(
+                "/api/v1/query?query={}&time={}",
+                encode(self.expr),
+                end / 1000
+            ),
+            Some((len, step)) => format!(
+                "/api/v1/query_range?query={}&start={}&end={}&step={}",
+                encode(self.expr),
+                (end - len) / 1000,
+                end / 1000,
+                step / 1000
+            ),
+        }
+    }
+}
+
+const QUERIES: [Query; 7] = [
+    Query {
+        name: "rate + sum by",
+        expr: "sum by (job) (rate(http_requests_total[5m]))",
+        range: None,
+    },
+    Query {
+        name: "rate + sum by, 1h range 15s",
+        expr: "sum by (job) (rate(http_requests_total[5m]))",
+        range: Some((3_600_000, 15_000)),
+    },
+    Query {
+        name: "histogram_quantile 100x1000",
+        expr: "histogram_quantile(0.9, rate(request_duration_seconds_bucket[1m]))",
+        range: None,
+    },
+    Query {
+        name: "topk",
+        expr: "topk(10, rate(http_requests_total[5m]))",
+        range: None,
+    },
+    Query {
+        name: "regex over 100k series",
+        expr: "count(request_duration_seconds_bucket{instance=~\"inst-0[0-4].*5\"})",
+        range: None,
+    },
+    Query {
+        name: "7d range at 1m step",
+        expr: "avg_over_time(cpu_usage[5m])",
+        range: Some((7 * 86_400_000 - 600_000, 60_000)),
+    },
+    Query {
+        name: "subquery",
+        expr: "max_over_time(sum by (job) (rate(http_requests_total[5m]))[30m:1m])",
+        range: None,
+    },
+];
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// Median of `runs` timed calls after one untimed warm-up, with the last call's series count.
+fn time_runs(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
+    let mut times = Vec::new();
+    let mut count = f();
+    for _ in 0..runs {
+        let t = Instant::now();
+        count = f();
+        times.push(t.elapsed());
+    }
+    (median(times), count)
+}
+
+/// Times `q` in-process on `db`; returns the median and the result's series count.
+fn time_in_process(
+    engine: &Engine,
+    db: &Db,
+    q: &Query,
+    end: i64,
+    runs: usize,
+) -> (Duration, usize) {
+    time_runs(runs, || {
+        let r = match q.range {
+            None => engine.instant_query(db, q.expr, end),
+            Some((len, step)) => engine.range_query(db, q.expr, end - len, end, step),
+        };
+        match r {
+            Ok(r) => match r.value {
+                Value::Vector(v) => v.len(),
+                Value::Matrix(m) => m.len(),
+                _ => 1,
+            },
+            Err(e) => panic!("{}: {e}", q.name),
+        }
+    })
+}
+
+/// Times `q` over HTTP against `addr`; returns the median and the result's series count.
+fn time_http(addr: &str, q: &Query, end: i64, runs: usize) -> (Duration, usize) {
+    let target = q.http_target(end);
+    time_runs(runs, || {
+        let body = http_get(addr, &target).expect("query server");
+        assert!(
+            body.contains("\"status\":\"success\""),
+            "{} on {addr}: {body}",
+            q.name
+        );
+        body.matches("\"metric\":").count()
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn main() {
@@ -376,183 +385,127 @@ fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(5)
+        .max(1);
     let dir = std::env::temp_dir().join(format!("pharos-promql-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create bench dir");
     let om = dir.join("data.om");
     let t0 = Instant::now();
     let data = generate(&om).expect("generate data");
-    println!(
-        "generated {} series in {:.1?}",
-        data.store.series.len(),
-        t0.elapsed()
-    );
-    let pharos_rss_after_load = vm_hwm_kb("self");
-    if std::env::var("BENCH_PHAROS_ONLY").is_ok() {
-        // Profiling aid: run only Pharos's side.
-        let engine = Engine::new(EngineOptions::default());
-        let expr = std::env::var("BENCH_QUERY")
-            .unwrap_or_else(|_| "sum by (job) (rate(http_requests_total[5m]))".into());
-        for _ in 0..runs {
-            let t = Instant::now();
-            let r = engine.range_query(
-                &data.store,
-                &expr,
-                data.end_ms - 3_600_000,
-                data.end_ms,
-                15_000,
-            );
-            println!("{:?} {}", t.elapsed(), r.is_ok());
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        return;
-    }
+    println!("generated {} series in {:.1?}", data.series, t0.elapsed());
 
     let t0 = Instant::now();
-    let blocks = dir.join("tsdb");
+    let prom_data = dir.join("prometheus-data");
     let st = Command::new("/usr/bin/promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics", "-q"])
         .arg(&om)
-        .arg(&blocks)
+        .arg(&prom_data)
         .status()
         .expect("run promtool");
     assert!(st.success(), "promtool create-blocks failed");
     println!("promtool created blocks in {:.1?}", t0.elapsed());
-    let _ = std::fs::remove_file(&om);
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let addr = format!("127.0.0.1:{port}");
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 1h\n").expect("write config");
-    let child = Command::new("/usr/bin/prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", blocks.display()))
-        .arg("--storage.tsdb.retention.time=30d")
-        .arg(format!("--web.listen-address={addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let prom_pid = child.id().to_string();
-    let _server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while http_get(&addr, "/-/ready").map_or(true, |b| !b.contains("Ready")) {
-        assert!(Instant::now() < deadline, "prometheus did not become ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // Let start-up compaction settle before timing.
-    std::thread::sleep(Duration::from_secs(10));
+    let t0 = Instant::now();
+    let pharos_data = dir.join("pharos-data");
+    let input = std::fs::read(&om).expect("read OpenMetrics file");
+    let metas = pharos_tsdb::import::create_blocks_from_openmetrics(
+        &input,
+        &pharos_data,
+        DEFAULT_BLOCK_RANGE,
+    )
+    .expect("pharos import");
+    drop(input);
+    let _ = std::fs::remove_file(&om);
+    println!(
+        "pharos import created {} blocks in {:.1?}",
+        metas.len(),
+        t0.elapsed()
+    );
+
+    let opts = Options {
+        retention_time: 30 * 86_400_000,
+        ..Options::default()
+    };
+    let (db, _) = Db::open(&pharos_data, opts).expect("open pharos data dir");
+    // A server compacts imported blocks on its first compaction tick, as Prometheus does
+    // at start-up; doing it here makes both sides read compacted data from the first query.
+    let t0 = Instant::now();
+    db.compact().expect("compact pharos blocks");
+    println!(
+        "pharos compacted to {} blocks in {:.1?}",
+        db.blocks().len(),
+        t0.elapsed()
+    );
 
     let engine = Engine::new(EngineOptions::default());
-    let queries = [
-        Query {
-            name: "rate + sum by",
-            expr: "sum by (job) (rate(http_requests_total[5m]))",
-            range: None,
-        },
-        Query {
-            name: "rate + sum by, 1h range 15s",
-            expr: "sum by (job) (rate(http_requests_total[5m]))",
-            range: Some((3_600_000, 15_000)),
-        },
-        Query {
-            name: "histogram_quantile 100x1000",
-            expr: "histogram_quantile(0.9, rate(request_duration_seconds_bucket[1m]))",
-            range: None,
-        },
-        Query {
-            name: "topk",
-            expr: "topk(10, rate(http_requests_total[5m]))",
-            range: None,
-        },
-        Query {
-            name: "regex over 100k series",
-            expr: "count(request_duration_seconds_bucket{instance=~\"inst-0[0-4].*5\"})",
-            range: None,
-        },
-        Query {
-            name: "7d range at 1m step",
-            expr: "avg_over_time(cpu_usage[5m])",
-            range: Some((7 * 86_400_000 - 600_000, 60_000)),
-        },
-        Query {
-            name: "subquery",
-            expr: "max_over_time(sum by (job) (rate(http_requests_total[5m]))[30m:1m])",
-            range: None,
-        },
-    ];
+    let end = data.end_ms;
+    let in_process: Vec<(Duration, usize)> = QUERIES
+        .iter()
+        .map(|q| time_in_process(&engine, &db, q, end, runs))
+        .collect();
+    // The server must own the directory alone.
+    drop(db);
+
+    let pharos = pharos_bin().map(|bin| start_server(&bin, &dir, "pharos", &pharos_data));
+    if pharos.is_none() {
+        println!("no pharos binary (set PHAROS_BIN or `cargo build --release -p pharos`): skipping the HTTP column");
+    }
+    let (_prom, prom_addr, prom_pid) = start_server(
+        Path::new("/usr/bin/prometheus"),
+        &dir,
+        "prometheus",
+        &prom_data,
+    );
+    // Let Prometheus's start-up compaction settle before timing.
+    std::thread::sleep(Duration::from_secs(10));
+
     println!();
     println!(
-        "{:<30} {:>12} {:>14} {:>8}  series (pharos/prometheus)",
-        "query", "pharos ms", "prometheus ms", "ratio"
+        "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9}  series (pharos/prometheus)",
+        "query", "pharos", "pharos", "prometh.", "ratio", "ratio"
     );
-    for q in &queries {
-        let end = data.end_ms;
-        let mut pt = Vec::new();
-        let mut count = 0;
-        for _ in 0..=runs {
-            let t = Instant::now();
-            let r = match q.range {
-                None => engine.instant_query(&data.store, q.expr, end),
-                Some((len, step)) => engine.range_query(&data.store, q.expr, end - len, end, step),
-            };
-            pt.push(t.elapsed());
-            count = match r {
-                Ok(r) => match r.value {
-                    Value::Vector(v) => v.len(),
-                    Value::Matrix(m) => m.len(),
-                    _ => 1,
-                },
-                Err(e) => panic!("{}: {e}", q.name),
-            };
-        }
-        pt.remove(0);
-        let target = match q.range {
-            None => format!("/api/v1/query?query={}&time={}", encode(q.expr), end / 1000),
-            Some((len, step)) => format!(
-                "/api/v1/query_range?query={}&start={}&end={}&step={}",
-                encode(q.expr),
-                (end - len) / 1000,
-                end / 1000,
-                step / 1000
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "", "in-proc ms", "HTTP ms", "HTTP ms", "in-proc", "HTTP"
+    );
+    for (q, (p_in, count)) in QUERIES.iter().zip(&in_process) {
+        let (r, prom_count) = time_http(&prom_addr, q, end, runs);
+        let http = pharos
+            .as_ref()
+            .map(|(_, addr, _)| time_http(addr, q, end, runs));
+        let (http_ms, http_ratio, http_count) = match http {
+            Some((d, c)) => (
+                format!("{:.2}", ms(d)),
+                format!("{:.2}", ms(d) / ms(r)),
+                c.to_string(),
             ),
+            None => ("-".into(), "-".into(), "-".into()),
         };
-        let mut rt = Vec::new();
-        let mut prom_count = 0;
-        for _ in 0..=runs {
-            let t = Instant::now();
-            let body = http_get(&addr, &target).expect("query prometheus");
-            rt.push(t.elapsed());
-            assert!(
-                body.contains("\"status\":\"success\""),
-                "{}: {body}",
-                q.name
-            );
-            prom_count = body.matches("\"metric\":").count();
-        }
-        rt.remove(0);
-        let (p, r) = (median(pt), median(rt));
         println!(
-            "{:<30} {:>12.2} {:>14.2} {:>8.2}  {count}/{prom_count}",
+            "{:<28} {:>10.2} {:>10} {:>10.2} {:>9.2} {:>9}  {count}/{http_count}/{prom_count}",
             q.name,
-            p.as_secs_f64() * 1e3,
-            r.as_secs_f64() * 1e3,
-            p.as_secs_f64() / r.as_secs_f64()
+            ms(*p_in),
+            http_ms,
+            ms(r),
+            ms(*p_in) / ms(r),
+            http_ratio,
         );
     }
     println!();
     println!(
-        "ratio = pharos / prometheus median latency over {runs} runs (lower is better for pharos)"
+        "median over {runs} runs after one warm-up; ratio = pharos / prometheus (below 1 means pharos is faster)"
     );
+    println!("series columns: pharos in-process / pharos HTTP / prometheus");
+    let pharos_hwm = pharos.as_ref().map_or("-".to_string(), |(_, _, pid)| {
+        format!("{} MiB", vm_hwm_kb(pid) / 1024)
+    });
     println!(
-        "peak RSS: pharos process {} MiB ({} MiB after building its in-memory copy of the data); prometheus {} MiB",
-        vm_hwm_kb("self") / 1024,
-        pharos_rss_after_load / 1024,
-        vm_hwm_kb(&prom_pid) / 1024
+        "peak RSS (VmHWM) after the query set: pharos server {pharos_hwm}, prometheus {} MiB (bench process, which also imported the data: {} MiB)",
+        vm_hwm_kb(&prom_pid) / 1024,
+        vm_hwm_kb("self") / 1024
     );
+    drop(pharos);
+    drop(_prom);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
 
-use crate::api::{admin_api, metadata_api, query_api, rules_api, status_api};
+use crate::api::{admin_api, metadata_api, query_api, remote_write_api, rules_api, status_api};
 use crate::server::AppState;
 
 /// Builds the router for `state`.
@@ -58,6 +58,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/admin/tsdb/clean_tombstones",
             post(admin_api::clean_tombstones).put(admin_api::clean_tombstones),
+        )
+        .route(
+            "/write",
+            post(remote_write_api::write).layer(axum::extract::DefaultBodyLimit::max(
+                pharos_remote::MAX_DECODED_BYTES,
+            )),
         );
     let routes = Router::new()
         .nest("/api/v1", api)

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub enable_lifecycle: bool,
     /// `--web.enable-admin-api`.
     pub enable_admin_api: bool,
+    /// `--web.enable-remote-write-receiver`: serve `POST /api/v1/write`.
+    pub enable_remote_write_receiver: bool,
     /// Query engine limits.
     pub engine: EngineOptions,
     /// Every flag and its value, for `/api/v1/status/flags`.

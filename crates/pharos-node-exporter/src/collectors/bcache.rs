@@ -399,11 +399,10 @@ impl Collector for BcacheCollector {
     }
 }
 
-/// Builds the collector. `priority_stats` stays off: `CollectorOptions` has no
-/// `--collector.bcache.priorityStats` setting yet.
-pub fn build(_opts: &CollectorOptions) -> Box<dyn Collector> {
+/// Builds the collector; `priority_stats` is read only with `--collector.bcache.priorityStats`.
+pub fn build(opts: &CollectorOptions) -> Box<dyn Collector> {
     Box::new(BcacheCollector {
-        priority_stats: false,
+        priority_stats: opts.bcache_priority_stats,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod admin_api;
 pub mod metadata_api;
 pub mod params;
 pub mod query_api;
+pub mod remote_write_api;
 pub mod response;
 pub mod rules_api;
 pub mod status_api;

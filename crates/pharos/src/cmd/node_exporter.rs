@@ -126,6 +126,19 @@ const COLLECTOR_SETTINGS: &[(&str, &str, Option<&str>)] = &[
         Some("^$"),
     ),
     (
+        "collector.cpu.info.flags-include",
+        "Filter the `flags` field in cpuInfo with a value that must be a regular expression.",
+        None,
+    ),
+    (
+        "collector.cpu.info.bugs-include",
+        "Filter the `bugs` field in cpuInfo with a value that must be a regular expression.",
+        None,
+    ),
+    ("collector.arp.device-include", "Regexp of arp devices to include (mutually exclusive to device-exclude).", None),
+    ("collector.arp.device-exclude", "Regexp of arp devices to exclude (mutually exclusive to device-include).", None),
+    ("collector.diskstats.device-include", "Regexp of diskstats devices to include.", None),
+    (
         "collector.systemd.unit-exclude",
         "Regexp of systemd units to exclude. Units must both match include and not match exclude to be included.",
         Some(r".+\.(automount|device|mount|scope|slice|target)"),
@@ -243,6 +256,18 @@ impl clap::Args for Args {
         );
         cmd = bool_flag(
             cmd,
+            "collector.stat.softirq",
+            "Export softirq calls per vector.".into(),
+            "Collector settings",
+        );
+        cmd = bool_flag(
+            cmd,
+            "collector.bcache.priorityStats",
+            "Expose expensive priority stats.".into(),
+            "Collector settings",
+        );
+        cmd = bool_flag(
+            cmd,
             "collector.rapl.enable-zone-label",
             "Label RAPL metrics with rapl_zone instead of naming the zone in the metric.".into(),
             "Collector settings",
@@ -333,9 +358,6 @@ impl FromArgMatches for Args {
                     disable_defaults: bool_state(m, "collector.disable-defaults").unwrap_or(false),
                     overrides: switches.into_iter().map(|(_, n, on)| (n, on)).collect(),
                 },
-                // Collector engineers add fields to CollectorOptions; the update keeps this
-                // compiling until their flag is wired here.
-                #[allow(clippy::needless_update)]
                 options: CollectorOptions {
                     textfile_directory: setting("collector.textfile.directory").map(PathBuf::from),
                     filesystem_mount_points_exclude: setting(
@@ -355,7 +377,14 @@ impl FromArgMatches for Args {
                     powersupply_ignored_supplies: setting("collector.powersupply.ignored-supplies"),
                     rapl_zone_label: bool_state(m, "collector.rapl.enable-zone-label")
                         .unwrap_or(false),
-                    ..CollectorOptions::default()
+                    cpu_info_flags_include: setting("collector.cpu.info.flags-include"),
+                    cpu_info_bugs_include: setting("collector.cpu.info.bugs-include"),
+                    stat_softirq: bool_state(m, "collector.stat.softirq").unwrap_or(false),
+                    arp_device_include: setting("collector.arp.device-include"),
+                    arp_device_exclude: setting("collector.arp.device-exclude"),
+                    diskstats_device_include: setting("collector.diskstats.device-include"),
+                    bcache_priority_stats: bool_state(m, "collector.bcache.priorityStats")
+                        .unwrap_or(false),
                 },
                 log: logging::from_matches(m),
             }),

@@ -73,8 +73,7 @@ pub struct Args {
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
 
-    /// Accept remote write requests (not implemented yet: the flag is accepted and a warning
-    /// is logged; /api/v1/write is not served).
+    /// Accept remote write requests (1.0 and 2.0) on /api/v1/write.
     #[arg(long = "web.enable-remote-write-receiver")]
     pub enable_remote_write_receiver: bool,
 
@@ -204,6 +203,7 @@ impl Args {
             route_prefix,
             enable_lifecycle: self.enable_lifecycle,
             enable_admin_api: self.enable_admin_api,
+            enable_remote_write_receiver: self.enable_remote_write_receiver,
             engine,
             flags,
         })
@@ -270,9 +270,6 @@ impl Args {
     pub fn log_compatibility_notes(&self) {
         if self.console_templates.is_some() || self.console_libraries.is_some() {
             tracing::info!("--web.console.templates and --web.console.libraries are accepted for compatibility; consoles are not served");
-        }
-        if self.enable_remote_write_receiver {
-            tracing::warn!("--web.enable-remote-write-receiver: the remote write receiver is not implemented yet; /api/v1/write is not served");
         }
     }
 }

@@ -1,0 +1,134 @@
+//! The native histogram message, identical in remote write 1.0 and 2.0: integer histograms
+//! carry bucket deltas, float histograms absolute counts; both become a
+//! [`FloatHistogram`].
+
+use pharos_model::protobuf::wire::{unzigzag, Reader, FIXED64, LEN, VARINT};
+use pharos_model::{FloatHistogram, ParseError, Span};
+
+/// Decodes one `Histogram` message into its timestamp and float form.
+pub fn decode_histogram(mut r: Reader<'_>) -> Result<(i64, FloatHistogram), ParseError> {
+    let mut h = FloatHistogram::default();
+    let mut t = 0i64;
+    let mut positive_deltas: Vec<i64> = Vec::new();
+    let mut negative_deltas: Vec<i64> = Vec::new();
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => {
+                r.expect(wt, VARINT, "Histogram.count_int")?;
+                h.count = r.varint()? as f64;
+            }
+            2 => h.count = r.double(wt, "Histogram.count_float")?,
+            3 => h.sum = r.double(wt, "Histogram.sum")?,
+            4 => {
+                r.expect(wt, VARINT, "Histogram.schema")?;
+                let v = unzigzag(r.varint()?);
+                h.schema =
+                    i32::try_from(v).map_err(|_| r.error(format!("schema {v} out of range")))?;
+            }
+            5 => h.zero_threshold = r.double(wt, "Histogram.zero_threshold")?,
+            6 => {
+                r.expect(wt, VARINT, "Histogram.zero_count_int")?;
+                h.zero_count = r.varint()? as f64;
+            }
+            7 => h.zero_count = r.double(wt, "Histogram.zero_count_float")?,
+            8 => {
+                r.expect(wt, LEN, "Histogram.negative_spans")?;
+                h.negative_spans.push(decode_span(r.sub()?)?);
+            }
+            9 => r.repeated(wt, VARINT, "Histogram.negative_deltas", |p| {
+                negative_deltas.push(unzigzag(p.varint()?));
+                Ok(())
+            })?,
+            10 => r.repeated(wt, FIXED64, "Histogram.negative_counts", |p| {
+                h.negative_buckets.push(f64::from_bits(p.fixed64()?));
+                Ok(())
+            })?,
+            11 => {
+                r.expect(wt, LEN, "Histogram.positive_spans")?;
+                h.positive_spans.push(decode_span(r.sub()?)?);
+            }
+            12 => r.repeated(wt, VARINT, "Histogram.positive_deltas", |p| {
+                positive_deltas.push(unzigzag(p.varint()?));
+                Ok(())
+            })?,
+            13 => r.repeated(wt, FIXED64, "Histogram.positive_counts", |p| {
+                h.positive_buckets.push(f64::from_bits(p.fixed64()?));
+                Ok(())
+            })?,
+            14 => {
+                r.expect(wt, VARINT, "Histogram.reset_hint")?;
+                let v = r.varint()?;
+                h.counter_reset_hint = u8::try_from(v).ok().filter(|v| *v <= 3).unwrap_or(0);
+            }
+            15 => {
+                r.expect(wt, VARINT, "Histogram.timestamp")?;
+                t = r.varint()? as i64;
+            }
+            16 => r.repeated(wt, FIXED64, "Histogram.custom_values", |p| {
+                h.custom_values.push(f64::from_bits(p.fixed64()?));
+                Ok(())
+            })?,
+            _ => r.skip(wt)?,
+        }
+    }
+    // Integer histograms send each bucket as the difference to the previous one.
+    if h.positive_buckets.is_empty() {
+        h.positive_buckets = accumulate(&positive_deltas);
+    }
+    if h.negative_buckets.is_empty() {
+        h.negative_buckets = accumulate(&negative_deltas);
+    }
+    check_spans(&h.positive_spans, h.positive_buckets.len(), "positive")
+        .and_then(|()| check_spans(&h.negative_spans, h.negative_buckets.len(), "negative"))
+        .map_err(|m| r.error(m))?;
+    Ok((t, h))
+}
+
+fn decode_span(mut r: Reader<'_>) -> Result<Span, ParseError> {
+    let mut span = Span {
+        offset: 0,
+        length: 0,
+    };
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match field {
+            1 => {
+                r.expect(wt, VARINT, "BucketSpan.offset")?;
+                let v = unzigzag(r.varint()?);
+                span.offset = i32::try_from(v)
+                    .map_err(|_| r.error(format!("span offset {v} out of range")))?;
+            }
+            2 => {
+                r.expect(wt, VARINT, "BucketSpan.length")?;
+                let v = r.varint()?;
+                span.length = u32::try_from(v)
+                    .map_err(|_| r.error(format!("span length {v} out of range")))?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(span)
+}
+
+fn accumulate(deltas: &[i64]) -> Vec<f64> {
+    let mut current = 0i64;
+    deltas
+        .iter()
+        .map(|d| {
+            current = current.wrapping_add(*d);
+            current as f64
+        })
+        .collect()
+}
+
+/// The spans must cover exactly the buckets sent, or queries would read past the counts.
+fn check_spans(spans: &[Span], buckets: usize, side: &str) -> Result<(), String> {
+    let covered: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+    if covered != buckets as u64 {
+        return Err(format!(
+            "{side} spans cover {covered} buckets but {buckets} bucket counts were sent"
+        ));
+    }
+    Ok(())
+}
