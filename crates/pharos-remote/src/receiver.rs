@@ -90,7 +90,7 @@ pub fn negotiate_proto(content_type: Option<&str>) -> Result<ProtoVersion, Strin
 
 /// Decompresses a snappy block, refusing bodies that would decompress past the limit.
 pub fn decompress(body: &[u8]) -> Result<Vec<u8>, String> {
-    let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
+    let len = snap::raw::decompress_len(body).map_err(|e| format!("invalid snappy body: {e}"))?;
     if len > MAX_DECODED_BYTES {
         return Err(format!(
             "decompressed body of {len} bytes exceeds the {MAX_DECODED_BYTES} byte limit"
@@ -98,7 +98,7 @@ pub fn decompress(body: &[u8]) -> Result<Vec<u8>, String> {
     }
     snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| format!("snappy: {e}"))
+        .map_err(|e| format!("invalid snappy body: {e}"))
 }
 
 /// Decodes an uncompressed body of the given protocol.
