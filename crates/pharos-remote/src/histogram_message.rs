@@ -132,3 +132,39 @@ fn check_spans(spans: &[Span], buckets: usize, side: &str) -> Result<(), String>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_accumulate_into_counts() {
+        assert_eq!(accumulate(&[2, 3, -4]), vec![2.0, 5.0, 1.0]);
+        assert_eq!(accumulate(&[]), Vec::<f64>::new());
+        // Hostile deltas wrap instead of overflowing.
+        assert_eq!(accumulate(&[i64::MAX, 1]).len(), 2);
+    }
+
+    #[test]
+    fn spans_must_cover_the_buckets() {
+        let spans = [
+            Span {
+                offset: 0,
+                length: 2,
+            },
+            Span {
+                offset: 3,
+                length: 1,
+            },
+        ];
+        assert!(check_spans(&spans, 3, "positive").is_ok());
+        let err = check_spans(&spans, 2, "positive").unwrap_err();
+        assert!(err.contains("cover 3 buckets but 2"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_message_is_an_empty_histogram() {
+        let (t, h) = decode_histogram(Reader::new(&[], 0)).expect("empty is valid");
+        assert_eq!((t, h), (0, FloatHistogram::default()));
+    }
+}

@@ -11,6 +11,7 @@ pub mod decode_error;
 pub mod histogram_message;
 pub mod ingest;
 pub mod receiver;
+pub mod symbol_interner;
 pub mod write_batch;
 pub mod write_v1;
 pub mod write_v2;

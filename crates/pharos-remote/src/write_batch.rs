@@ -1,7 +1,9 @@
 //! The decoded form shared by remote write 1.0 and 2.0: series with their labels resolved.
 
-use pharos_model::{FloatHistogram, Labels};
+use pharos_model::{FloatHistogram, Label, Labels};
 use pharos_tsdb::exemplar::{Exemplar, Metadata};
+
+use crate::symbol_interner::SymbolInterner;
 
 /// One series of a request and everything sent for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,19 +30,56 @@ pub struct WriteBatch {
 }
 
 /// Builds a label set from wire pairs, refusing what Prometheus refuses: a missing metric
-/// name, empty or repeated label names.
-pub fn labels_from_pairs(pairs: Vec<(String, String)>) -> Result<Labels, String> {
-    let mut names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(format!("duplicate label name {:?}", w[0]));
+/// name, empty or repeated label names. Labels with empty values are dropped, as everywhere
+/// in Prometheus.
+pub fn labels_from_pairs<'a>(
+    mut pairs: Vec<(&'a str, &'a str)>,
+    interner: &mut SymbolInterner<'a>,
+) -> Result<Labels, String> {
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("duplicate label name {:?}", w[0].0));
     }
-    if names.iter().any(|n| n.is_empty()) {
+    if pairs.first().is_some_and(|(n, _)| n.is_empty()) {
         return Err("empty label name".into());
     }
-    let labels = Labels::from_pairs(pairs);
-    if !matches!(labels.metric_name(), Some(n) if !n.is_empty()) {
-        return Err(format!("series without a metric name: {labels:?}"));
+    if !pairs.iter().any(|(n, v)| *n == "__name__" && !v.is_empty()) {
+        let shown: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+        return Err(format!(
+            "series without a metric name: {{{}}}",
+            shown.join(", ")
+        ));
     }
-    Ok(labels)
+    let labels = pairs
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| Label {
+            name: interner.intern(n),
+            value: interner.intern(v),
+        })
+        .collect();
+    Ok(Labels::from_sorted(labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(p: &[(&'static str, &'static str)]) -> Result<Labels, String> {
+        labels_from_pairs(p.to_vec(), &mut SymbolInterner::default())
+    }
+
+    #[test]
+    fn labels_are_sorted_and_validated() {
+        let l = build(&[("job", "a"), ("__name__", "up"), ("empty", "")]);
+        assert_eq!(
+            l,
+            Ok(Labels::from_pairs([("__name__", "up"), ("job", "a")]))
+        );
+        assert!(build(&[("job", "a")]).is_err());
+        assert!(build(&[("__name__", "")]).is_err());
+        assert!(build(&[("__name__", "x"), ("", "v")]).is_err());
+        let dup = build(&[("__name__", "x"), ("a", "1"), ("a", "2")]);
+        assert!(dup.is_err_and(|e| e.contains("\"a\"")));
+    }
 }

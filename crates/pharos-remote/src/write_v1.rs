@@ -13,6 +13,7 @@ use pharos_tsdb::exemplar::{Exemplar, Metadata};
 
 use crate::decode_error::DecodeError;
 use crate::histogram_message::decode_histogram;
+use crate::symbol_interner::SymbolInterner;
 use crate::write_batch::{labels_from_pairs, SeriesWrite, WriteBatch};
 
 /// Decodes an uncompressed 1.0 body. Metadata entries are attached to the series of the same
@@ -21,12 +22,13 @@ pub fn decode_v1(body: &[u8]) -> Result<WriteBatch, DecodeError> {
     let mut r = Reader::new(body, 0);
     let mut batch = WriteBatch::default();
     let mut metadata: HashMap<String, Metadata> = HashMap::new();
+    let mut interner = SymbolInterner::default();
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {
             1 => {
                 r.expect(wt, LEN, "WriteRequest.timeseries")?;
-                batch.series.push(decode_series(r.sub()?)?);
+                batch.series.push(decode_series(r.sub()?, &mut interner)?);
             }
             3 => {
                 r.expect(wt, LEN, "WriteRequest.metadata")?;
@@ -47,7 +49,10 @@ pub fn decode_v1(body: &[u8]) -> Result<WriteBatch, DecodeError> {
     Ok(batch)
 }
 
-fn decode_series(mut r: Reader<'_>) -> Result<SeriesWrite, ParseError> {
+fn decode_series<'a>(
+    mut r: Reader<'a>,
+    interner: &mut SymbolInterner<'a>,
+) -> Result<SeriesWrite, ParseError> {
     let mut pairs = Vec::new();
     let mut s = SeriesWrite {
         labels: Ok(Labels::empty()),
@@ -79,11 +84,11 @@ fn decode_series(mut r: Reader<'_>) -> Result<SeriesWrite, ParseError> {
             _ => r.skip(wt)?,
         }
     }
-    s.labels = labels_from_pairs(pairs);
+    s.labels = labels_from_pairs(pairs, interner);
     Ok(s)
 }
 
-fn decode_label(mut r: Reader<'_>) -> Result<(String, String), ParseError> {
+fn decode_label<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), ParseError> {
     let (mut name, mut value) = ("", "");
     while !r.is_empty() {
         let (field, wt) = r.key()?;
@@ -99,7 +104,7 @@ fn decode_label(mut r: Reader<'_>) -> Result<(String, String), ParseError> {
             _ => r.skip(wt)?,
         }
     }
-    Ok((name.to_owned(), value.to_owned()))
+    Ok((name, value))
 }
 
 /// Decodes a `Sample` (the same message in 1.0 and 2.0) as (timestamp, value).

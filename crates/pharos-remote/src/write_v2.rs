@@ -11,6 +11,7 @@ use pharos_tsdb::exemplar::{Exemplar, Metadata};
 
 use crate::decode_error::DecodeError;
 use crate::histogram_message::decode_histogram;
+use crate::symbol_interner::SymbolInterner;
 use crate::write_batch::{labels_from_pairs, SeriesWrite, WriteBatch};
 use crate::write_v1::{decode_sample, metric_type_from_wire};
 
@@ -55,28 +56,24 @@ pub fn decode_v2(body: &[u8]) -> Result<WriteBatch, DecodeError> {
                 ))
             })
     };
-    let pairs = |refs: &[u64], offset: usize| -> Result<Vec<(String, String)>, DecodeError> {
-        if refs.len() % 2 != 0 {
+    let pairs = |refs: &[u64], offset: usize| -> Result<Vec<(&str, &str)>, DecodeError> {
+        if refs.len() & 1 == 1 {
             return Err(DecodeError::Invalid(format!(
                 "series at byte {offset}: odd number ({}) of label references",
                 refs.len()
             )));
         }
         refs.chunks_exact(2)
-            .map(|c| {
-                Ok((
-                    symbol(c[0], offset)?.to_owned(),
-                    symbol(c[1], offset)?.to_owned(),
-                ))
-            })
+            .map(|c| Ok((symbol(c[0], offset)?, symbol(c[1], offset)?)))
             .collect()
     };
+    let mut interner = SymbolInterner::default();
     let mut batch = WriteBatch {
         series: Vec::with_capacity(raw.len()),
     };
     for s in raw {
         let mut out = s.out;
-        out.labels = labels_from_pairs(pairs(&s.label_refs, s.offset)?);
+        out.labels = labels_from_pairs(pairs(&s.label_refs, s.offset)?, &mut interner);
         for (refs, value, t) in s.exemplars {
             out.exemplars.push(Exemplar {
                 labels: Labels::from_pairs(pairs(&refs, s.offset)?),
