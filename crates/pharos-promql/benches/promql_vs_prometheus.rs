@@ -17,7 +17,8 @@
 //! Skips entirely with a message when the Debian programs are absent.
 //!
 //! Run: `cargo build --release -p pharos && cargo bench -p pharos-promql --bench promql_vs_prometheus`
-//! (`BENCH_RUNS=n` sets the timed runs per query, default 5.)
+//! (`BENCH_RUNS=n` sets the timed runs per query, default 5; `BENCH_ONLY=text` runs only the
+//! queries whose name contains `text`.)
 
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
@@ -440,7 +441,10 @@ fn main() {
 
     let engine = Engine::new(EngineOptions::default());
     let end = data.end_ms;
-    let in_process: Vec<(Duration, usize)> = QUERIES
+    // Profiling aid: `BENCH_ONLY=<part of a query name>` runs just the matching queries.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let queries: Vec<&Query> = QUERIES.iter().filter(|q| q.name.contains(&only)).collect();
+    let in_process: Vec<(Duration, usize)> = queries
         .iter()
         .map(|q| time_in_process(&engine, &db, q, end, runs))
         .collect();
@@ -462,14 +466,14 @@ fn main() {
 
     println!();
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9}  series (pharos/prometheus)",
+        "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9}  series",
         "query", "pharos", "pharos", "prometh.", "ratio", "ratio"
     );
     println!(
         "{:<28} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "", "in-proc ms", "HTTP ms", "HTTP ms", "in-proc", "HTTP"
     );
-    for (q, (p_in, count)) in QUERIES.iter().zip(&in_process) {
+    for (q, (p_in, count)) in queries.iter().zip(&in_process) {
         let (r, prom_count) = time_http(&prom_addr, q, end, runs);
         let http = pharos
             .as_ref()
