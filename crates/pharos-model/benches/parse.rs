@@ -28,32 +28,58 @@ fn generate(target_bytes: usize) -> Vec<MetricFamily> {
         let (name, ty) = match kind {
             0 => (format!("app_requests_{i}_total"), MetricType::Counter),
             1 => (format!("app_queue_depth_{i}"), MetricType::Gauge),
-            2 => (format!("app_request_duration_{i}_seconds"), MetricType::Histogram),
+            2 => (
+                format!("app_request_duration_{i}_seconds"),
+                MetricType::Histogram,
+            ),
             _ => (format!("app_rpc_latency_{i}_seconds"), MetricType::Summary),
         };
-        let mut f = MetricFamily::new(name, format!("Help text for family {i}, with some words."), ty);
+        let mut f = MetricFamily::new(
+            name,
+            format!("Help text for family {i}, with some words."),
+            ty,
+        );
         for s in 0..40 {
             let labels = vec![
-                ("instance".to_string(), format!("host-{}.example.org:9100", s % 7)),
+                (
+                    "instance".to_string(),
+                    format!("host-{}.example.org:9100", s % 7),
+                ),
                 ("job".to_string(), "node".to_string()),
-                ("method".to_string(), ["GET", "POST", "PUT", "DELETE"][s % 4].to_string()),
+                (
+                    "method".to_string(),
+                    ["GET", "POST", "PUT", "DELETE"][s % 4].to_string(),
+                ),
                 ("path".to_string(), format!("/api/v1/items/{s}")),
                 ("status".to_string(), format!("{}", 200 + (s % 5) * 100)),
-                ("note".to_string(), if s % 10 == 0 { "say \"hi\"\\n".to_string() } else { "plain".to_string() }),
+                (
+                    "note".to_string(),
+                    if s % 10 == 0 {
+                        "say \"hi\"\\n".to_string()
+                    } else {
+                        "plain".to_string()
+                    },
+                ),
             ];
             let value = match ty {
                 MetricType::Counter => MetricValue::Simple((next() % 1_000_000) as f64),
                 MetricType::Gauge => MetricValue::Simple((next() % 10_000) as f64 / 7.0),
                 MetricType::Histogram => {
                     let mut cum = 0.0;
-                    let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
-                        .iter()
-                        .map(|le| {
-                            cum += (next() % 100) as f64;
-                            (*le, cum)
-                        })
-                        .collect();
-                    MetricValue::Histogram { count: cum, sum: cum * 0.137, buckets }
+                    let buckets = [
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ]
+                    .iter()
+                    .map(|le| {
+                        cum += (next() % 100) as f64;
+                        (*le, cum)
+                    })
+                    .collect();
+                    MetricValue::Histogram {
+                        count: cum,
+                        sum: cum * 0.137,
+                        buckets,
+                    }
                 }
                 _ => MetricValue::Summary {
                     count: (next() % 10_000) as f64,
@@ -93,10 +119,14 @@ fn bench_parse(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("parse");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
-    for (label, body, flavor) in
-        [("text", text.as_bytes(), TextFlavor::Prometheus), ("openmetrics", om.as_bytes(), TextFlavor::OpenMetrics)]
-    {
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    for (label, body, flavor) in [
+        ("text", text.as_bytes(), TextFlavor::Prometheus),
+        ("openmetrics", om.as_bytes(), TextFlavor::OpenMetrics),
+    ] {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(format!("{label}_stream"), |b| {
             b.iter(|| {
@@ -113,7 +143,11 @@ fn bench_parse(c: &mut Criterion) {
     }
     group.throughput(Throughput::Bytes(pb.len() as u64));
     group.bench_function("protobuf_stream", |b| {
-        b.iter(|| FamilyDecoder::new(black_box(&pb)).map(|f| f.map_or(0, |f| f.metrics.len())).sum::<usize>())
+        b.iter(|| {
+            FamilyDecoder::new(black_box(&pb))
+                .map(|f| f.map_or(0, |f| f.metrics.len()))
+                .sum::<usize>()
+        })
     });
     for (label, body, ct) in [
         ("text", text.as_bytes(), "text/plain; version=0.0.4"),

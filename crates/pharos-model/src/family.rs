@@ -86,7 +86,13 @@ pub struct Metric {
 impl Metric {
     /// A metric with the given labels and value and no timestamps.
     pub fn new(labels: Vec<(String, String)>, value: MetricValue) -> Self {
-        Metric { labels, value, timestamp_ms: None, created_ms: None, native_histogram: None }
+        Metric {
+            labels,
+            value,
+            timestamp_ms: None,
+            created_ms: None,
+            native_histogram: None,
+        }
     }
 }
 
@@ -108,7 +114,13 @@ pub struct MetricFamily {
 impl MetricFamily {
     /// An empty family.
     pub fn new(name: impl Into<String>, help: impl Into<String>, metric_type: MetricType) -> Self {
-        MetricFamily { name: name.into(), help: help.into(), metric_type, unit: None, metrics: Vec::new() }
+        MetricFamily {
+            name: name.into(),
+            help: help.into(),
+            metric_type,
+            unit: None,
+            metrics: Vec::new(),
+        }
     }
 
     /// Adds a simple (counter, gauge, untyped) metric with the given labels.
@@ -118,7 +130,10 @@ impl MetricFamily {
         value: f64,
     ) -> &mut Self {
         self.metrics.push(Metric {
-            labels: labels.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
+            labels: labels
+                .into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
             value: MetricValue::Simple(value),
             timestamp_ms: None,
             created_ms: None,
@@ -128,7 +143,12 @@ impl MetricFamily {
     }
 
     /// Convenience: a family with one unlabeled simple metric.
-    pub fn single(name: impl Into<String>, help: impl Into<String>, metric_type: MetricType, value: f64) -> Self {
+    pub fn single(
+        name: impl Into<String>,
+        help: impl Into<String>,
+        metric_type: MetricType,
+        value: f64,
+    ) -> Self {
         let mut f = Self::new(name, help, metric_type);
         f.push::<String, String>([], value);
         f

@@ -18,7 +18,10 @@ pub struct Label {
 impl Label {
     /// Builds a label from anything string-like.
     pub fn new(name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
-        Label { name: name.into(), value: value.into() }
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -60,7 +63,10 @@ impl Labels {
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.binary_search_by(|l| (*l.name).cmp(name)).ok().map(|i| &*self.0[i].value)
+        self.0
+            .binary_search_by(|l| (*l.name).cmp(name))
+            .ok()
+            .map(|i| &*self.0[i].value)
     }
 
     /// The metric name (`__name__`), if present.
@@ -90,7 +96,9 @@ impl Labels {
 
     /// A builder seeded with these labels, for edits.
     pub fn builder(&self) -> LabelsBuilder {
-        LabelsBuilder { labels: self.0.to_vec() }
+        LabelsBuilder {
+            labels: self.0.to_vec(),
+        }
     }
 
     /// A copy without the metric name, as produced by most PromQL functions.
@@ -98,7 +106,13 @@ impl Labels {
         if self.get(METRIC_NAME).is_none() {
             return self.clone();
         }
-        Labels(self.0.iter().filter(|l| &*l.name != METRIC_NAME).cloned().collect())
+        Labels(
+            self.0
+                .iter()
+                .filter(|l| &*l.name != METRIC_NAME)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// A stable 64-bit hash of the label set (FNV-1a over names and values with separators),
@@ -108,7 +122,13 @@ impl Labels {
         const PRIME: u64 = 0x0000_0100_0000_01b3;
         let mut h = OFFSET;
         for l in self.0.iter() {
-            for b in l.name.bytes().chain([0xff]).chain(l.value.bytes()).chain([0xff]) {
+            for b in l
+                .name
+                .bytes()
+                .chain([0xff])
+                .chain(l.value.bytes())
+                .chain([0xff])
+            {
                 h ^= u64::from(b);
                 h = h.wrapping_mul(PRIME);
             }
@@ -210,7 +230,10 @@ impl LabelsBuilder {
 
     /// The current value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.labels.binary_search_by(|l| (*l.name).cmp(name)).ok().map(|i| &*self.labels[i].value)
+        self.labels
+            .binary_search_by(|l| (*l.name).cmp(name))
+            .ok()
+            .map(|i| &*self.labels[i].value)
     }
 
     /// Finishes the label set.

@@ -59,22 +59,38 @@ impl PartialEq for Matcher {
 
 impl Matcher {
     /// Builds a matcher, compiling the regex for `=~` and `!~`.
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Self, MatcherError> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, MatcherError> {
         let name = name.into();
         let value = value.into();
         let regex = match op {
             MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$"))
-                    .map_err(|source| MatcherError { pattern: value.clone(), source })?,
+                Regex::new(&format!("^(?s:{value})$")).map_err(|source| MatcherError {
+                    pattern: value.clone(),
+                    source,
+                })?,
             ),
             _ => None,
         };
-        Ok(Matcher { name, op, value, regex })
+        Ok(Matcher {
+            name,
+            op,
+            value,
+            regex,
+        })
     }
 
     /// Shorthand for an `=` matcher, which cannot fail.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Matcher { name: name.into(), op: MatchOp::Equal, value: value.into(), regex: None }
+        Matcher {
+            name: name.into(),
+            op: MatchOp::Equal,
+            value: value.into(),
+            regex: None,
+        }
     }
 
     /// Tests a label value; an absent label is tested as the empty string.
@@ -110,7 +126,10 @@ impl Matcher {
         if self.op != MatchOp::Regex {
             return None;
         }
-        let end = self.value.find(|c: char| "\\.+*?()[]{}^$|".contains(c)).unwrap_or(self.value.len());
+        let end = self
+            .value
+            .find(|c: char| "\\.+*?()[]{}^$|".contains(c))
+            .unwrap_or(self.value.len());
         (end > 0 && self.value.contains('|').then_some(()).is_none()).then(|| &self.value[..end])
     }
 }

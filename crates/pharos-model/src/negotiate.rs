@@ -43,7 +43,10 @@ impl ExpositionFormat {
 
     /// True for both OpenMetrics versions, which share one syntax.
     pub fn is_openmetrics(self) -> bool {
-        matches!(self, ExpositionFormat::OpenMetrics0_0_1 | ExpositionFormat::OpenMetrics1_0_0)
+        matches!(
+            self,
+            ExpositionFormat::OpenMetrics0_0_1 | ExpositionFormat::OpenMetrics1_0_0
+        )
     }
 
     /// The format of a scrape response from its `Content-Type`, or `None` when the type is
@@ -85,7 +88,11 @@ fn pick(accept: &str, allow_openmetrics: bool) -> ExpositionFormat {
     let mut ranges: Vec<MediaRange<'_>> = accept.split(',').filter_map(MediaRange::parse).collect();
     // A stable sort keeps header order among equally preferred ranges, which is what a client
     // listing several formats at the same q expects.
-    ranges.sort_by(|a, b| b.preference_key().partial_cmp(&a.preference_key()).unwrap_or(std::cmp::Ordering::Equal));
+    ranges.sort_by(|a, b| {
+        b.preference_key()
+            .partial_cmp(&a.preference_key())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     for range in &ranges {
         // q=0 means "not acceptable"; the Go library ignores this, but serving a format the
         // client explicitly refused helps nobody.
@@ -134,16 +141,28 @@ impl<'a> MediaRange<'a> {
         let mut params = Vec::new();
         let mut q = 1.0;
         for p in parts {
-            let Some((k, v)) = p.split_once('=') else { continue };
+            let Some((k, v)) = p.split_once('=') else {
+                continue;
+            };
             let k = k.trim();
             let v = v.trim().trim_matches('"');
             if k.eq_ignore_ascii_case("q") {
-                q = v.parse::<f64>().ok().filter(|q| q.is_finite()).unwrap_or(0.0).clamp(0.0, 1.0);
+                q = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|q| q.is_finite())
+                    .unwrap_or(0.0)
+                    .clamp(0.0, 1.0);
             } else {
                 params.push((k, v));
             }
         }
-        Some(MediaRange { kind, subtype, params, q })
+        Some(MediaRange {
+            kind,
+            subtype,
+            params,
+            q,
+        })
     }
 
     fn mime(&self) -> String {
@@ -151,14 +170,21 @@ impl<'a> MediaRange<'a> {
     }
 
     fn param(&self, name: &str) -> Option<&'a str> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 
     /// Higher sorts first: q, then concrete type over `*`, then concrete subtype over `*`.
     /// Parameters do not count, as in Go's `goautoneg`, so `text/plain` listed before an
     /// equally weighted `application/openmetrics-text;version=1.0.0` still wins.
     fn preference_key(&self) -> (f64, u8, u8) {
-        (self.q, u8::from(self.kind != "*"), u8::from(self.subtype != "*"))
+        (
+            self.q,
+            u8::from(self.kind != "*"),
+            u8::from(self.subtype != "*"),
+        )
     }
 }
 
@@ -171,8 +197,14 @@ mod tests {
 
     #[test]
     fn prometheus_scrape_gets_openmetrics_1() {
-        assert_eq!(negotiate(PROMETHEUS_ACCEPT), ExpositionFormat::OpenMetrics1_0_0);
-        assert_eq!(negotiate_without_openmetrics(PROMETHEUS_ACCEPT), ExpositionFormat::PrometheusText);
+        assert_eq!(
+            negotiate(PROMETHEUS_ACCEPT),
+            ExpositionFormat::OpenMetrics1_0_0
+        );
+        assert_eq!(
+            negotiate_without_openmetrics(PROMETHEUS_ACCEPT),
+            ExpositionFormat::PrometheusText
+        );
     }
 
     #[test]
@@ -180,19 +212,26 @@ mod tests {
         let accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
         assert_eq!(negotiate(accept), ExpositionFormat::OpenMetrics1_0_0);
         // The UTF-8 text format 1.0.0 is not one we write, so its lower-ranked 0.0.4 wins.
-        assert_eq!(negotiate_without_openmetrics(accept), ExpositionFormat::PrometheusText);
+        assert_eq!(
+            negotiate_without_openmetrics(accept),
+            ExpositionFormat::PrometheusText
+        );
     }
 
     #[test]
     fn protobuf_first_when_preferred() {
         let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
         assert_eq!(negotiate(accept), ExpositionFormat::ProtobufDelimited);
-        assert_eq!(negotiate_without_openmetrics(accept), ExpositionFormat::ProtobufDelimited);
+        assert_eq!(
+            negotiate_without_openmetrics(accept),
+            ExpositionFormat::ProtobufDelimited
+        );
     }
 
     #[test]
     fn q_orders_ranges_not_header_position() {
-        let accept = "text/plain;version=0.0.4;q=0.2,application/openmetrics-text;version=1.0.0;q=0.9";
+        let accept =
+            "text/plain;version=0.0.4;q=0.2,application/openmetrics-text;version=1.0.0;q=0.9";
         assert_eq!(negotiate(accept), ExpositionFormat::OpenMetrics1_0_0);
     }
 
@@ -200,10 +239,19 @@ mod tests {
     fn fallbacks() {
         assert_eq!(negotiate(""), ExpositionFormat::PrometheusText);
         assert_eq!(negotiate("*/*"), ExpositionFormat::PrometheusText);
-        assert_eq!(negotiate("application/json"), ExpositionFormat::PrometheusText);
-        assert_eq!(negotiate("garbage;;;,,=="), ExpositionFormat::PrometheusText);
+        assert_eq!(
+            negotiate("application/json"),
+            ExpositionFormat::PrometheusText
+        );
+        assert_eq!(
+            negotiate("garbage;;;,,=="),
+            ExpositionFormat::PrometheusText
+        );
         // Unknown text version, unsupported protobuf encoding: skipped.
-        assert_eq!(negotiate("text/plain;version=9.9"), ExpositionFormat::PrometheusText);
+        assert_eq!(
+            negotiate("text/plain;version=9.9"),
+            ExpositionFormat::PrometheusText
+        );
         assert_eq!(
             negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text,application/openmetrics-text"),
             ExpositionFormat::OpenMetrics0_0_1
@@ -220,7 +268,10 @@ mod tests {
             negotiate("text/plain, application/openmetrics-text;version=1.0.0"),
             ExpositionFormat::PrometheusText
         );
-        assert_eq!(negotiate("*/*;q=0.9, application/openmetrics-text;q=0.9"), ExpositionFormat::OpenMetrics0_0_1);
+        assert_eq!(
+            negotiate("*/*;q=0.9, application/openmetrics-text;q=0.9"),
+            ExpositionFormat::OpenMetrics0_0_1
+        );
     }
 
     #[test]
@@ -239,11 +290,20 @@ mod tests {
             ExpositionFormat::OpenMetrics1_0_0,
             ExpositionFormat::ProtobufDelimited,
         ] {
-            assert_eq!(ExpositionFormat::from_content_type(f.content_type()), Some(f));
+            assert_eq!(
+                ExpositionFormat::from_content_type(f.content_type()),
+                Some(f)
+            );
             assert_eq!(negotiate(f.content_type()), f);
         }
-        assert_eq!(ExpositionFormat::from_content_type("text/plain"), Some(ExpositionFormat::PrometheusText));
-        assert_eq!(ExpositionFormat::from_content_type("application/json"), None);
+        assert_eq!(
+            ExpositionFormat::from_content_type("text/plain"),
+            Some(ExpositionFormat::PrometheusText)
+        );
+        assert_eq!(
+            ExpositionFormat::from_content_type("application/json"),
+            None
+        );
         assert_eq!(ExpositionFormat::from_content_type(""), None);
     }
 }

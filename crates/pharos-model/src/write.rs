@@ -132,17 +132,51 @@ pub fn write_text(families: &[MetricFamily], out: &mut String) {
         let _ = writeln!(out, "# TYPE {} {}", f.name, ty);
         for m in &f.metrics {
             match &m.value {
-                MetricValue::Simple(v) => write_sample(out, &f.name, "", &m.labels, None, *v, m.timestamp_ms),
-                MetricValue::Summary { count, sum, quantiles } => {
+                MetricValue::Simple(v) => {
+                    write_sample(out, &f.name, "", &m.labels, None, *v, m.timestamp_ms)
+                }
+                MetricValue::Summary {
+                    count,
+                    sum,
+                    quantiles,
+                } => {
                     for (q, v) in quantiles {
-                        write_sample(out, &f.name, "", &m.labels, Some(("quantile", *q)), *v, m.timestamp_ms);
+                        write_sample(
+                            out,
+                            &f.name,
+                            "",
+                            &m.labels,
+                            Some(("quantile", *q)),
+                            *v,
+                            m.timestamp_ms,
+                        );
                     }
                     write_sample(out, &f.name, "_sum", &m.labels, None, *sum, m.timestamp_ms);
-                    write_sample(out, &f.name, "_count", &m.labels, None, *count, m.timestamp_ms);
+                    write_sample(
+                        out,
+                        &f.name,
+                        "_count",
+                        &m.labels,
+                        None,
+                        *count,
+                        m.timestamp_ms,
+                    );
                 }
-                MetricValue::Histogram { count, sum, buckets } => {
+                MetricValue::Histogram {
+                    count,
+                    sum,
+                    buckets,
+                } => {
                     for (le, c) in buckets {
-                        write_sample(out, &f.name, "_bucket", &m.labels, Some(("le", *le)), *c, m.timestamp_ms);
+                        write_sample(
+                            out,
+                            &f.name,
+                            "_bucket",
+                            &m.labels,
+                            Some(("le", *le)),
+                            *c,
+                            m.timestamp_ms,
+                        );
                     }
                     if buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
                         write_sample(
@@ -156,7 +190,15 @@ pub fn write_text(families: &[MetricFamily], out: &mut String) {
                         );
                     }
                     write_sample(out, &f.name, "_sum", &m.labels, None, *sum, m.timestamp_ms);
-                    write_sample(out, &f.name, "_count", &m.labels, None, *count, m.timestamp_ms);
+                    write_sample(
+                        out,
+                        &f.name,
+                        "_count",
+                        &m.labels,
+                        None,
+                        *count,
+                        m.timestamp_ms,
+                    );
                 }
             }
         }
@@ -167,7 +209,8 @@ pub fn write_text(families: &[MetricFamily], out: &mut String) {
 pub use crate::protobuf::encode_families as write_protobuf;
 
 /// The `Content-Type` of OpenMetrics 1.0.0 text.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Formats a float as OpenMetrics wants it: like [`format_float`], but an integral value keeps
 /// a `.0` so that it still reads as a float (`1.0`, `123456.0`, while `1e+06` stays as is).
@@ -344,7 +387,11 @@ pub fn write_openmetrics(families: &[MetricFamily], out: &mut String) {
             out.push('\n');
         }
         for m in &f.metrics {
-            let series = OmSeries { name: &name, labels: &m.labels, timestamp_ms: m.timestamp_ms };
+            let series = OmSeries {
+                name: &name,
+                labels: &m.labels,
+                timestamp_ms: m.timestamp_ms,
+            };
             let created = m.created_ms.map(OmValue::Timestamp);
             match (&m.value, f.metric_type) {
                 (MetricValue::Simple(v), MetricType::Counter) => {
@@ -353,9 +400,18 @@ pub fn write_openmetrics(families: &[MetricFamily], out: &mut String) {
                         series.line(out, "_created", None, c);
                     }
                 }
-                (MetricValue::Simple(v), MetricType::Info) => series.line(out, "_info", None, OmValue::Float(*v)),
+                (MetricValue::Simple(v), MetricType::Info) => {
+                    series.line(out, "_info", None, OmValue::Float(*v))
+                }
                 (MetricValue::Simple(v), _) => series.line(out, "", None, OmValue::Float(*v)),
-                (MetricValue::Summary { count, sum, quantiles }, _) => {
+                (
+                    MetricValue::Summary {
+                        count,
+                        sum,
+                        quantiles,
+                    },
+                    _,
+                ) => {
                     for (q, v) in quantiles {
                         series.line(out, "", Some(("quantile", *q)), OmValue::Float(*v));
                     }
@@ -365,15 +421,30 @@ pub fn write_openmetrics(families: &[MetricFamily], out: &mut String) {
                         series.line(out, "_created", None, c);
                     }
                 }
-                (MetricValue::Histogram { count, sum, buckets }, t) => {
+                (
+                    MetricValue::Histogram {
+                        count,
+                        sum,
+                        buckets,
+                    },
+                    t,
+                ) => {
                     for (le, c) in buckets {
                         series.line(out, "_bucket", Some(("le", *le)), OmValue::Count(*c));
                     }
                     if buckets.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
-                        series.line(out, "_bucket", Some(("le", f64::INFINITY)), OmValue::Count(*count));
+                        series.line(
+                            out,
+                            "_bucket",
+                            Some(("le", f64::INFINITY)),
+                            OmValue::Count(*count),
+                        );
                     }
-                    let (count_suffix, sum_suffix) =
-                        if t == MetricType::GaugeHistogram { ("_gcount", "_gsum") } else { ("_count", "_sum") };
+                    let (count_suffix, sum_suffix) = if t == MetricType::GaugeHistogram {
+                        ("_gcount", "_gsum")
+                    } else {
+                        ("_count", "_sum")
+                    };
                     series.line(out, sum_suffix, None, OmValue::Float(*sum));
                     series.line(out, count_suffix, None, OmValue::Count(*count));
                     if let (Some(c), false) = (created, t == MetricType::GaugeHistogram) {
@@ -414,7 +485,11 @@ mod tests {
         let mut fam = MetricFamily::new("h", "help", MetricType::Histogram);
         fam.metrics.push(crate::Metric {
             labels: vec![],
-            value: MetricValue::Histogram { count: 2.0, sum: 3.0, buckets: vec![(1.0, 1.0)] },
+            value: MetricValue::Histogram {
+                count: 2.0,
+                sum: 3.0,
+                buckets: vec![(1.0, 1.0)],
+            },
             timestamp_ms: None,
             created_ms: None,
             native_histogram: None,
@@ -474,7 +549,10 @@ mod tests {
     fn text_escapes_help_and_label_values() {
         let mut fam = MetricFamily::new("m", "a\\b\nc \"q\"", MetricType::Gauge);
         fam.push([("l", "x\\y\n\"z\"")], 1.0);
-        assert_eq!(text_of(&[fam]), "# HELP m a\\\\b\\nc \"q\"\n# TYPE m gauge\nm{l=\"x\\\\y\\n\\\"z\\\"\"} 1\n");
+        assert_eq!(
+            text_of(&[fam]),
+            "# HELP m a\\\\b\\nc \"q\"\n# TYPE m gauge\nm{l=\"x\\\\y\\n\\\"z\\\"\"} 1\n"
+        );
     }
 
     #[test]
@@ -482,7 +560,11 @@ mod tests {
         let mut fam = MetricFamily::new("rpc", "", MetricType::Summary);
         fam.metrics.push(crate::Metric {
             labels: vec![("svc".into(), "a".into())],
-            value: MetricValue::Summary { count: 3.0, sum: 1.5, quantiles: vec![(0.5, 0.2), (0.99, 1.0)] },
+            value: MetricValue::Summary {
+                count: 3.0,
+                sum: 1.5,
+                quantiles: vec![(0.5, 0.2), (0.99, 1.0)],
+            },
             timestamp_ms: Some(1_700_000_000_123),
             created_ms: Some(5),
             native_histogram: None,
@@ -509,7 +591,11 @@ mod tests {
 
     #[test]
     fn openmetrics_counter_with_unit_and_created() {
-        let mut fam = MetricFamily::new("http_requests_total", "Requests \"served\".", MetricType::Counter);
+        let mut fam = MetricFamily::new(
+            "http_requests_total",
+            "Requests \"served\".",
+            MetricType::Counter,
+        );
         fam.metrics.push(crate::Metric {
             labels: vec![("code".into(), "200".into())],
             value: MetricValue::Simple(1027.0),
@@ -539,7 +625,11 @@ mod tests {
         let mut h = MetricFamily::new("lat", "", MetricType::Histogram);
         h.metrics.push(crate::Metric {
             labels: vec![],
-            value: MetricValue::Histogram { count: 4.0, sum: 2.25, buckets: vec![(0.5, 1.0), (1.0, 3.0)] },
+            value: MetricValue::Histogram {
+                count: 4.0,
+                sum: 2.25,
+                buckets: vec![(0.5, 1.0), (1.0, 3.0)],
+            },
             timestamp_ms: Some(1500),
             created_ms: Some(1000),
             native_histogram: None,
@@ -547,12 +637,20 @@ mod tests {
         let mut g = MetricFamily::new("queue", "", MetricType::GaugeHistogram);
         g.metrics.push(crate::Metric::new(
             vec![],
-            MetricValue::Histogram { count: 2.0, sum: 1.0, buckets: vec![(f64::INFINITY, 2.0)] },
+            MetricValue::Histogram {
+                count: 2.0,
+                sum: 1.0,
+                buckets: vec![(f64::INFINITY, 2.0)],
+            },
         ));
         let mut s = MetricFamily::new("rpc", "", MetricType::Summary);
         s.metrics.push(crate::Metric::new(
             vec![],
-            MetricValue::Summary { count: 1.0, sum: 0.5, quantiles: vec![(0.5, 0.5)] },
+            MetricValue::Summary {
+                count: 1.0,
+                sum: 0.5,
+                quantiles: vec![(0.5, 0.5)],
+            },
         ));
         assert_eq!(
             om_of(&[h, g, s]),
@@ -595,7 +693,10 @@ mod tests {
     #[test]
     fn openmetrics_empty_exposition_is_just_eof() {
         assert_eq!(om_of(&[]), "# EOF\n");
-        assert_eq!(om_of(&[MetricFamily::new("x", "", MetricType::Gauge)]), "# EOF\n");
+        assert_eq!(
+            om_of(&[MetricFamily::new("x", "", MetricType::Gauge)]),
+            "# EOF\n"
+        );
     }
 
     #[test]

@@ -14,32 +14,59 @@ use pharos_model::write::{write_openmetrics, write_text, OPENMETRICS_CONTENT_TYP
 use pharos_model::{negotiate, Metric, MetricFamily, MetricType, MetricValue};
 
 fn families() -> Vec<MetricFamily> {
-    let mut counter =
-        MetricFamily::new("pharos_test_requests_total", "Requests with \"quotes\" and \\.", MetricType::Counter);
+    let mut counter = MetricFamily::new(
+        "pharos_test_requests_total",
+        "Requests with \"quotes\" and \\.",
+        MetricType::Counter,
+    );
     counter.metrics.push(Metric {
-        labels: vec![("path".into(), "/a\"b\\c\nd".into()), ("code".into(), "200".into())],
+        labels: vec![
+            ("path".into(), "/a\"b\\c\nd".into()),
+            ("code".into(), "200".into()),
+        ],
         value: MetricValue::Simple(1027.0),
         timestamp_ms: None,
         created_ms: Some(1_700_000_000_123),
         native_histogram: None,
     });
-    let mut gauge = MetricFamily::new("pharos_test_temperature_celsius", "Temperature.", MetricType::Gauge);
+    let mut gauge = MetricFamily::new(
+        "pharos_test_temperature_celsius",
+        "Temperature.",
+        MetricType::Gauge,
+    );
     gauge.unit = Some("celsius".into());
     gauge.push([("room", "kitchen")], -3.25);
     gauge.push([("room", "ünïcode")], 1e21);
-    let mut hist = MetricFamily::new("pharos_test_duration_seconds", "Durations.", MetricType::Histogram);
+    let mut hist = MetricFamily::new(
+        "pharos_test_duration_seconds",
+        "Durations.",
+        MetricType::Histogram,
+    );
     hist.metrics.push(Metric::new(
         vec![("stage".into(), "parse".into())],
-        MetricValue::Histogram { count: 10.0, sum: 2.5, buckets: vec![(0.1, 2.0), (1.0, 8.0)] },
+        MetricValue::Histogram {
+            count: 10.0,
+            sum: 2.5,
+            buckets: vec![(0.1, 2.0), (1.0, 8.0)],
+        },
     ));
     let mut summary = MetricFamily::new("pharos_test_rpc_seconds", "RPC.", MetricType::Summary);
     summary.metrics.push(Metric::new(
         vec![],
-        MetricValue::Summary { count: 5.0, sum: 1.25, quantiles: vec![(0.5, 0.2), (0.99, f64::NAN)] },
+        MetricValue::Summary {
+            count: 5.0,
+            sum: 1.25,
+            quantiles: vec![(0.5, 0.2), (0.99, f64::NAN)],
+        },
     ));
     let mut info = MetricFamily::new("pharos_test_build_info", "Build.", MetricType::Info);
     info.push([("version", "1.2.3")], 1.0);
-    let untyped = MetricFamily::single("pharos_test_untyped", "U.", MetricType::Untyped, f64::INFINITY);
+    let untyped = MetricFamily::single(
+        "pharos_test_untyped",
+        "U.",
+        MetricType::Untyped,
+        f64::INFINITY,
+    );
     vec![counter, gauge, hist, summary, info, untyped]
 }
 
@@ -60,12 +87,19 @@ fn promtool_parses_our_text() {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn promtool: {e}"));
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+        stdin
+            .write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("write: {e}"));
     }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("promtool: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("promtool: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Exit code 3 means lint findings only; 1 means the text did not parse.
-    assert!(matches!(out.status.code(), Some(0 | 3)), "promtool rejected our text:\n{stderr}\n{text}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "promtool rejected our text:\n{stderr}\n{text}"
+    );
     assert!(!stderr.contains("parsing error"), "{stderr}");
 }
 
@@ -81,7 +115,10 @@ impl Drop for Prometheus {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// Serves one exposition body on `listener`, negotiating like an exporter, until `stop`.
@@ -109,7 +146,11 @@ fn serve(listener: TcpListener, stop: Arc<AtomicBool>, text: String, openmetrics
             }
         }
         let format = negotiate(&accept);
-        let body = if format.is_openmetrics() { &openmetrics } else { &text };
+        let body = if format.is_openmetrics() {
+            &openmetrics
+        } else {
+            &text
+        };
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             format.content_type(),
@@ -122,7 +163,9 @@ fn serve(listener: TcpListener, stop: Arc<AtomicBool>, text: String, openmetrics
 }
 
 fn get(port: u16, path: &str) -> String {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     let mut out = String::new();
@@ -152,7 +195,10 @@ fn prometheus_scrapes_our_openmetrics() {
         std::thread::spawn(move || serve(listener, stop, text, om))
     };
 
-    let dir = std::env::temp_dir().join(format!("pharos-model-om-{}-{target_port}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "pharos-model-om-{}-{target_port}",
+        std::process::id()
+    ));
     let _ = std::fs::create_dir_all(&dir);
     let config = dir.join("prometheus.yml");
     let _ = std::fs::write(
@@ -164,7 +210,10 @@ fn prometheus_scrapes_our_openmetrics() {
     let port = free_port();
     let child = Command::new(binary)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -188,7 +237,10 @@ fn prometheus_scrapes_our_openmetrics() {
     // Metadata only OpenMetrics carries proves the OpenMetrics parser was the one used.
     let mut metadata = String::new();
     while Instant::now() < deadline + Duration::from_secs(10) {
-        metadata = get(port, "/api/v1/targets/metadata?match_target=%7Bjob%3D%22om%22%7D");
+        metadata = get(
+            port,
+            "/api/v1/targets/metadata?match_target=%7Bjob%3D%22om%22%7D",
+        );
         if metadata.contains("\"unit\":\"celsius\"") {
             break;
         }
@@ -197,10 +249,22 @@ fn prometheus_scrapes_our_openmetrics() {
     let targets = get(port, "/api/v1/targets");
     stop.store(true, Ordering::Relaxed);
     let _ = server.join();
-    assert!(ok, "Prometheus did not ingest our OpenMetrics: {last}\ntargets: {targets}");
-    assert!(metadata.contains("\"unit\":\"celsius\""), "no unit in metadata: {metadata}");
-    assert!(metadata.contains("\"type\":\"info\""), "no info type in metadata: {metadata}");
-    assert!(!targets.contains("\"lastError\":\"") || targets.contains("\"lastError\":\"\""), "{targets}");
+    assert!(
+        ok,
+        "Prometheus did not ingest our OpenMetrics: {last}\ntargets: {targets}"
+    );
+    assert!(
+        metadata.contains("\"unit\":\"celsius\""),
+        "no unit in metadata: {metadata}"
+    );
+    assert!(
+        metadata.contains("\"type\":\"info\""),
+        "no info type in metadata: {metadata}"
+    );
+    assert!(
+        !targets.contains("\"lastError\":\"") || targets.contains("\"lastError\":\"\""),
+        "{targets}"
+    );
     for query in [
         "pharos_test_duration_seconds_bucket{le=\"1.0\"}",
         "pharos_test_build_info",
@@ -209,7 +273,13 @@ fn prometheus_scrapes_our_openmetrics() {
     ] {
         let encoded: String = query
             .bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'_' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect();
         let resp = get(port, &format!("/api/v1/query?query={encoded}"));
         assert!(resp.contains("\"result\":[{"), "{query}: {resp}");

@@ -16,7 +16,8 @@ use crate::negotiate::ExpositionFormat;
 /// it, and a repeated label set updates the earlier metric. Errors found while grouping lines
 /// (a bucket without `le`, a `TYPE` after samples) point at the line, column 1.
 pub fn parse_families(body: &[u8], content_type: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    let format = ExpositionFormat::from_content_type(content_type).unwrap_or(ExpositionFormat::PrometheusText);
+    let format = ExpositionFormat::from_content_type(content_type)
+        .unwrap_or(ExpositionFormat::PrometheusText);
     match format {
         ExpositionFormat::ProtobufDelimited => crate::protobuf::decode_families(body),
         ExpositionFormat::PrometheusText => parse_text_families(body, TextFlavor::Prometheus),
@@ -28,12 +29,25 @@ pub fn parse_families(body: &[u8], content_type: &str) -> Result<Vec<MetricFamil
 
 fn parse_text_families(body: &[u8], flavor: TextFlavor) -> Result<Vec<MetricFamily>, ParseError> {
     let mut parser = TextParser::new(body, flavor);
-    let mut builder = FamilyBuilder { flavor, families: Vec::new(), by_base: HashMap::new(), current: None };
+    let mut builder = FamilyBuilder {
+        flavor,
+        families: Vec::new(),
+        by_base: HashMap::new(),
+        current: None,
+    };
     while let Some(entry) = parser.next_entry() {
         let added = builder.add(entry?);
-        added.map_err(|message| ParseError::Text { line: parser.line(), column: 1, message })?;
+        added.map_err(|message| ParseError::Text {
+            line: parser.line(),
+            column: 1,
+            message,
+        })?;
     }
-    Ok(builder.families.into_iter().map(|open| open.family).collect())
+    Ok(builder
+        .families
+        .into_iter()
+        .map(|open| open.family)
+        .collect())
 }
 
 /// The family being filled, with its metrics indexed by label set so that the lines of one
@@ -120,7 +134,9 @@ impl FamilyBuilder {
     }
 
     fn add_series(&mut self, series: Series<'_>) -> Result<(), String> {
-        let part = self.current().and_then(|open| classify(self.flavor, open, &series.name));
+        let part = self
+            .current()
+            .and_then(|open| classify(self.flavor, open, &series.name));
         let part = match part {
             Some(part) => part,
             None => {
@@ -142,32 +158,58 @@ impl FamilyBuilder {
         let mut bound = None;
         for (n, v) in series.labels {
             if Some(n.as_ref()) == special {
-                let parsed = v.parse::<f64>().map_err(|_| format!("invalid {n} label value {:?}", v.as_ref()))?;
+                let parsed = v
+                    .parse::<f64>()
+                    .map_err(|_| format!("invalid {n} label value {:?}", v.as_ref()))?;
                 bound = Some(parsed);
             }
         }
         if let (Some(label), None) = (special, bound) {
-            return Err(format!("sample '{}' lacks the '{label}' label", series.name));
+            return Err(format!(
+                "sample '{}' lacks the '{label}' label",
+                series.name
+            ));
         }
-        let plain = || series.labels.iter().filter(|(n, _)| Some(n.as_ref()) != special);
+        let plain = || {
+            series
+                .labels
+                .iter()
+                .filter(|(n, _)| Some(n.as_ref()) != special)
+        };
         // The lines of one histogram or summary are consecutive in practice, so comparing with
         // the previous metric avoids building a lookup key for most lines.
-        let same_as_last = open.last.and_then(|i| open.family.metrics.get(i)).is_some_and(|m| {
-            m.labels.len() == plain().count()
-                && m.labels.iter().zip(plain()).all(|((a, b), (c, d))| a == c.as_ref() && b == d.as_ref())
-        });
+        let same_as_last = open
+            .last
+            .and_then(|i| open.family.metrics.get(i))
+            .is_some_and(|m| {
+                m.labels.len() == plain().count()
+                    && m.labels
+                        .iter()
+                        .zip(plain())
+                        .all(|((a, b), (c, d))| a == c.as_ref() && b == d.as_ref())
+            });
         let metric_type = open.family.metric_type;
         let slot = match open.last {
             Some(i) if same_as_last => i,
             _ => {
-                let key: Vec<(String, String)> = plain().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+                let key: Vec<(String, String)> = plain()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
                 match open.index.get(&key) {
                     Some(&i) => i,
                     None => {
                         let value = match metric_type {
-                            MetricType::Summary => MetricValue::Summary { count: 0.0, sum: 0.0, quantiles: Vec::new() },
+                            MetricType::Summary => MetricValue::Summary {
+                                count: 0.0,
+                                sum: 0.0,
+                                quantiles: Vec::new(),
+                            },
                             MetricType::Histogram | MetricType::GaugeHistogram => {
-                                MetricValue::Histogram { count: 0.0, sum: 0.0, buckets: Vec::new() }
+                                MetricValue::Histogram {
+                                    count: 0.0,
+                                    sum: 0.0,
+                                    buckets: Vec::new(),
+                                }
                             }
                             _ => MetricValue::Simple(0.0),
                         };
@@ -196,11 +238,25 @@ impl FamilyBuilder {
                 metric.created_ms = Some(ms as i64);
             }
             (Part::Value, MetricValue::Simple(x)) => *x = v,
-            (Part::Sum, MetricValue::Summary { sum, .. } | MetricValue::Histogram { sum, .. }) => *sum = v,
-            (Part::Count, MetricValue::Summary { count, .. } | MetricValue::Histogram { count, .. }) => *count = v,
-            (Part::Quantile, MetricValue::Summary { quantiles, .. }) => quantiles.push((bound.unwrap_or(0.0), v)),
-            (Part::Bucket, MetricValue::Histogram { buckets, .. }) => buckets.push((bound.unwrap_or(0.0), v)),
-            _ => return Err(format!("sample '{}' does not fit its family's type", series.name)),
+            (Part::Sum, MetricValue::Summary { sum, .. } | MetricValue::Histogram { sum, .. }) => {
+                *sum = v
+            }
+            (
+                Part::Count,
+                MetricValue::Summary { count, .. } | MetricValue::Histogram { count, .. },
+            ) => *count = v,
+            (Part::Quantile, MetricValue::Summary { quantiles, .. }) => {
+                quantiles.push((bound.unwrap_or(0.0), v))
+            }
+            (Part::Bucket, MetricValue::Histogram { buckets, .. }) => {
+                buckets.push((bound.unwrap_or(0.0), v))
+            }
+            _ => {
+                return Err(format!(
+                    "sample '{}' does not fit its family's type",
+                    series.name
+                ))
+            }
         }
         Ok(())
     }
@@ -215,7 +271,9 @@ fn classify(flavor: TextFlavor, open: &OpenFamily, name: &str) -> Option<Part> {
         (MetricType::Counter, "") if !om => Part::Value,
         (MetricType::Counter, "_total") if om => Part::Value,
         (MetricType::Info, "_info") if om => Part::Value,
-        (MetricType::Counter | MetricType::Summary | MetricType::Histogram, "_created") if om => Part::Created,
+        (MetricType::Counter | MetricType::Summary | MetricType::Histogram, "_created") if om => {
+            Part::Created
+        }
         (MetricType::Summary, "") => Part::Quantile,
         (MetricType::Summary | MetricType::Histogram, "_sum") => Part::Sum,
         (MetricType::Summary | MetricType::Histogram, "_count") => Part::Count,
@@ -235,8 +293,11 @@ mod tests {
     use crate::write::{write_openmetrics, write_text};
 
     fn sample_families() -> Vec<MetricFamily> {
-        let mut counter =
-            MetricFamily::new("http_requests_total", "Requests.\nTwo lines \\ here.", MetricType::Counter);
+        let mut counter = MetricFamily::new(
+            "http_requests_total",
+            "Requests.\nTwo lines \\ here.",
+            MetricType::Counter,
+        );
         counter.push([("code", "200"), ("path", "/a \"quoted\"")], 1027.0);
         counter.push([("code", "500"), ("path", "/b")], 3.0);
         let mut gauge = MetricFamily::new("temp_celsius", "Temperature.", MetricType::Gauge);
@@ -254,7 +315,11 @@ mod tests {
         let mut summary = MetricFamily::new("rpc_seconds", "RPC.", MetricType::Summary);
         summary.metrics.push(Metric {
             labels: vec![],
-            value: MetricValue::Summary { count: 5.0, sum: 1.25, quantiles: vec![(0.5, 0.2), (0.99, 0.9)] },
+            value: MetricValue::Summary {
+                count: 5.0,
+                sum: 1.25,
+                quantiles: vec![(0.5, 0.2), (0.99, 0.9)],
+            },
             timestamp_ms: Some(1_700_000_000_123),
             created_ms: None,
             native_histogram: None,
@@ -268,7 +333,8 @@ mod tests {
         let families = sample_families();
         let mut text = String::new();
         write_text(&families, &mut text);
-        let parsed = parse_families(text.as_bytes(), "text/plain; version=0.0.4").unwrap_or_else(|e| panic!("{e}"));
+        let parsed = parse_families(text.as_bytes(), "text/plain; version=0.0.4")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed, families);
     }
 
@@ -302,12 +368,17 @@ mod tests {
         let body = "# TYPE q gaugehistogram\nq_bucket{le=\"1.0\"} 2\nq_bucket{le=\"+Inf\"} 3 # {id=\"x\"} 0.5 1.5\n\
                     q_gcount 3\nq_gsum 1.5\n# TYPE s stateset\ns{s=\"a\"} 1\ns{s=\"b\"} 0\n\
                     # TYPE c counter\nc_total 5 1700000000.5 # {trace=\"t\"} 1\nc_created 1600000000\n# EOF\n";
-        let parsed = parse_families(body.as_bytes(), "application/openmetrics-text").unwrap_or_else(|e| panic!("{e}"));
+        let parsed = parse_families(body.as_bytes(), "application/openmetrics-text")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.len(), 3);
         assert_eq!(parsed[0].metric_type, MetricType::GaugeHistogram);
         assert_eq!(
             parsed[0].metrics[0].value,
-            MetricValue::Histogram { count: 3.0, sum: 1.5, buckets: vec![(1.0, 2.0), (f64::INFINITY, 3.0)] }
+            MetricValue::Histogram {
+                count: 3.0,
+                sum: 1.5,
+                buckets: vec![(1.0, 2.0), (f64::INFINITY, 3.0)]
+            }
         );
         assert_eq!(parsed[1].metric_type, MetricType::StateSet);
         assert_eq!(parsed[1].metrics.len(), 2);
@@ -324,24 +395,46 @@ mod tests {
         let ct = ExpositionFormat::ProtobufDelimited.content_type();
         assert_eq!(parse_families(&body, ct), Ok(sample_families()));
         // The same bytes read as text fail with a position instead of panicking.
-        assert!(matches!(parse_families(&body, "text/plain"), Err(ParseError::Text { line: 1, .. })));
+        assert!(matches!(
+            parse_families(&body, "text/plain"),
+            Err(ParseError::Text { line: 1, .. })
+        ));
     }
 
     #[test]
     fn interleaved_families_are_merged() {
         let body = b"# TYPE a counter\na{x=\"1\"} 1\nb 2\na{x=\"2\"} 3\n";
         let parsed = parse_families(body, "text/plain").unwrap_or_default();
-        let names: Vec<_> = parsed.iter().map(|f| (f.name.as_str(), f.metrics.len(), f.metric_type)).collect();
-        assert_eq!(names, [("a", 2, MetricType::Counter), ("b", 1, MetricType::Untyped)]);
+        let names: Vec<_> = parsed
+            .iter()
+            .map(|f| (f.name.as_str(), f.metrics.len(), f.metric_type))
+            .collect();
+        assert_eq!(
+            names,
+            [("a", 2, MetricType::Counter), ("b", 1, MetricType::Untyped)]
+        );
     }
 
     #[test]
     fn grouping_errors_carry_the_line() {
         let err = parse_families(b"# TYPE h histogram\nh_bucket{le=\"x\"} 1\n", "text/plain").err();
-        assert_eq!(err, Some(ParseError::Text { line: 2, column: 1, message: "invalid le label value \"x\"".into() }));
+        assert_eq!(
+            err,
+            Some(ParseError::Text {
+                line: 2,
+                column: 1,
+                message: "invalid le label value \"x\"".into()
+            })
+        );
         let err = parse_families(b"# TYPE h histogram\nh_bucket 1\n", "text/plain").err();
-        assert_eq!(err.map(|e| e.to_string()), Some("line 2, column 1: sample 'h_bucket' lacks the 'le' label".into()));
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("line 2, column 1: sample 'h_bucket' lacks the 'le' label".into())
+        );
         let err = parse_families(b"h 1\n# TYPE h gauge\n", "text/plain").err();
-        assert_eq!(err.map(|e| e.to_string()), Some("line 2, column 1: TYPE for 'h' after its samples".into()));
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("line 2, column 1: TYPE for 'h' after its samples".into())
+        );
     }
 }

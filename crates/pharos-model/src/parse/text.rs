@@ -133,7 +133,13 @@ impl<'a> TextParser<'a> {
                 return Some(Err(e));
             }
         };
-        let result = parse_line(self.flavor, text, self.line, &mut self.labels, &mut self.exemplar_labels);
+        let result = parse_line(
+            self.flavor,
+            text,
+            self.line,
+            &mut self.labels,
+            &mut self.exemplar_labels,
+        );
         match result {
             Ok(Line::Eof) => self.seen_eof = true,
             Ok(_) => {}
@@ -177,10 +183,16 @@ impl<'a> TextParser<'a> {
                 Err(e) => {
                     let valid = raw.get(..e.valid_up_to()).unwrap_or_default();
                     let column = String::from_utf8_lossy(valid).chars().count() + 1;
-                    return Some(Err(ParseError::Text { line: self.line, column, message: "invalid UTF-8".into() }));
+                    return Some(Err(ParseError::Text {
+                        line: self.line,
+                        column,
+                        message: "invalid UTF-8".into(),
+                    }));
                 }
             };
-            if self.flavor == TextFlavor::Prometheus && text.bytes().all(|b| b == b' ' || b == b'\t') {
+            if self.flavor == TextFlavor::Prometheus
+                && text.bytes().all(|b| b == b' ' || b == b'\t')
+            {
                 continue;
             }
             return Some(Ok(text));
@@ -194,12 +206,21 @@ enum Line<'a> {
     Type(Cow<'a, str>, MetricType),
     Unit(Cow<'a, str>, &'a str),
     Comment(&'a str),
-    Series { name: Cow<'a, str>, value: f64, timestamp_ms: Option<i64>, exemplar: Option<(f64, Option<i64>)> },
+    Series {
+        name: Cow<'a, str>,
+        value: f64,
+        timestamp_ms: Option<i64>,
+        exemplar: Option<(f64, Option<i64>)>,
+    },
     Eof,
 }
 
 impl<'a> Line<'a> {
-    fn into_entry<'e>(self, labels: &'e [LabelPair<'a>], exemplar_labels: &'e [LabelPair<'a>]) -> Entry<'e>
+    fn into_entry<'e>(
+        self,
+        labels: &'e [LabelPair<'a>],
+        exemplar_labels: &'e [LabelPair<'a>],
+    ) -> Entry<'e>
     where
         'a: 'e,
     {
@@ -209,7 +230,12 @@ impl<'a> Line<'a> {
             Line::Unit(name, unit) => Entry::Unit { name, unit },
             Line::Comment(c) => Entry::Comment(c),
             Line::Eof => Entry::Eof,
-            Line::Series { name, value, timestamp_ms, exemplar } => Entry::Series(Series {
+            Line::Series {
+                name,
+                value,
+                timestamp_ms,
+                exemplar,
+            } => Entry::Series(Series {
                 name,
                 labels,
                 value,
@@ -231,7 +257,12 @@ fn parse_line<'a>(
     labels: &mut Vec<LabelPair<'a>>,
     exemplar_labels: &mut Vec<LabelPair<'a>>,
 ) -> Result<Line<'a>, ParseError> {
-    let mut c = Cursor { s: text, i: 0, line, flavor };
+    let mut c = Cursor {
+        s: text,
+        i: 0,
+        line,
+        flavor,
+    };
     if flavor == TextFlavor::Prometheus {
         c.skip_blanks();
     }
@@ -259,7 +290,8 @@ fn parse_hash_line<'a>(c: &mut Cursor<'a>) -> Result<Line<'a>, ParseError> {
         c.i += 1;
     }
     let keyword = c.s.get(keyword_start..c.i).unwrap_or_default();
-    let is_metadata = matches!(keyword, "HELP" | "TYPE") || (keyword == "UNIT" && c.flavor == TextFlavor::OpenMetrics);
+    let is_metadata = matches!(keyword, "HELP" | "TYPE")
+        || (keyword == "UNIT" && c.flavor == TextFlavor::OpenMetrics);
     let followed_by_blank = matches!(c.peek(), Some(b' ' | b'\t'));
     if !is_metadata || !followed_by_blank {
         if c.flavor == TextFlavor::Prometheus {
@@ -269,7 +301,11 @@ fn parse_hash_line<'a>(c: &mut Cursor<'a>) -> Result<Line<'a>, ParseError> {
         return Err(c.expected("HELP, TYPE, UNIT or EOF after '# '"));
     }
     c.separator()?;
-    let name = if c.peek() == Some(b'"') { c.quoted_string("metric name")? } else { Cow::Borrowed(c.metric_name()?) };
+    let name = if c.peek() == Some(b'"') {
+        c.quoted_string("metric name")?
+    } else {
+        Cow::Borrowed(c.metric_name()?)
+    };
     if name.is_empty() {
         return Err(c.error_at(keyword_start, "empty metric name"));
     }
@@ -292,12 +328,16 @@ fn parse_hash_line<'a>(c: &mut Cursor<'a>) -> Result<Line<'a>, ParseError> {
                 ("gauge", _) => MetricType::Gauge,
                 ("histogram", _) => MetricType::Histogram,
                 ("summary", _) => MetricType::Summary,
-                ("untyped", TextFlavor::Prometheus) | ("unknown", TextFlavor::OpenMetrics) => MetricType::Untyped,
+                ("untyped", TextFlavor::Prometheus) | ("unknown", TextFlavor::OpenMetrics) => {
+                    MetricType::Untyped
+                }
                 ("gaugehistogram", TextFlavor::OpenMetrics) => MetricType::GaugeHistogram,
                 ("info", TextFlavor::OpenMetrics) => MetricType::Info,
                 ("stateset", TextFlavor::OpenMetrics) => MetricType::StateSet,
                 ("", _) => return Err(c.expected("a metric type")),
-                (other, _) => return Err(c.error_at(type_start, &format!("unknown metric type '{other}'"))),
+                (other, _) => {
+                    return Err(c.error_at(type_start, &format!("unknown metric type '{other}'")))
+                }
             };
             c.end_of_line("end of line after the metric type")?;
             Ok(Line::Type(name, metric_type))
@@ -311,9 +351,10 @@ fn parse_hash_line<'a>(c: &mut Cursor<'a>) -> Result<Line<'a>, ParseError> {
                 c.rest()
             };
             if !unit.is_empty() && !name.ends_with(&format!("_{unit}")) {
-                return Err(
-                    c.error_at(keyword_start, &format!("unit '{unit}' is not a suffix of metric name '{name}'"))
-                );
+                return Err(c.error_at(
+                    keyword_start,
+                    &format!("unit '{unit}' is not a suffix of metric name '{name}'"),
+                ));
             }
             Ok(Line::Unit(name, unit))
         }
@@ -355,16 +396,31 @@ fn parse_series<'a>(
             c.skip_blanks();
             c.end_of_line("end of line after the timestamp")?;
         }
-        return Ok(Line::Series { name, value, timestamp_ms, exemplar });
+        return Ok(Line::Series {
+            name,
+            value,
+            timestamp_ms,
+            exemplar,
+        });
     }
     if c.at_end() {
-        return Ok(Line::Series { name, value, timestamp_ms, exemplar });
+        return Ok(Line::Series {
+            name,
+            value,
+            timestamp_ms,
+            exemplar,
+        });
     }
     c.expect_byte(b' ', "' ' or end of line after the value")?;
     if c.peek() != Some(b'#') {
         timestamp_ms = Some(c.seconds_timestamp("timestamp or '# ' exemplar")?);
         if c.at_end() {
-            return Ok(Line::Series { name, value, timestamp_ms, exemplar });
+            return Ok(Line::Series {
+                name,
+                value,
+                timestamp_ms,
+                exemplar,
+            });
         }
         c.expect_byte(b' ', "' ' or end of line after the timestamp")?;
     }
@@ -383,7 +439,12 @@ fn parse_series<'a>(
         c.end_of_line("end of line after the exemplar timestamp")?;
     }
     exemplar = Some((ex_value, ex_ts));
-    Ok(Line::Series { name, value, timestamp_ms, exemplar })
+    Ok(Line::Series {
+        name,
+        value,
+        timestamp_ms,
+        exemplar,
+    })
 }
 
 /// Resolves `\\`, `\n` and (in OpenMetrics) `\"`; other escapes are kept as written, as
@@ -457,7 +518,11 @@ impl<'a> Cursor<'a> {
 
     fn error_at(&self, i: usize, message: &str) -> ParseError {
         let column = self.s.get(..i).map_or(i, |p| p.chars().count()) + 1;
-        ParseError::Text { line: self.line, column, message: message.to_string() }
+        ParseError::Text {
+            line: self.line,
+            column,
+            message: message.to_string(),
+        }
     }
 
     fn expected(&self, what: &str) -> ParseError {
@@ -541,7 +606,8 @@ impl<'a> Cursor<'a> {
 
     fn metric_name(&mut self) -> Result<&'a str, ParseError> {
         let start = self.i;
-        if self.peek().is_none_or(|b| b.is_ascii_digit()) || self.skip_class(METRIC_NAME_CHAR) == 0 {
+        if self.peek().is_none_or(|b| b.is_ascii_digit()) || self.skip_class(METRIC_NAME_CHAR) == 0
+        {
             return Err(self.expected("a metric name"));
         }
         Ok(self.s.get(start..self.i).unwrap_or_default())
@@ -598,7 +664,9 @@ impl<'a> Cursor<'a> {
                 }
                 None => {
                     self.i = self.s.len();
-                    return Err(self.error_at(open, &format!("unterminated {what}: no closing '\"'")));
+                    return Err(
+                        self.error_at(open, &format!("unterminated {what}: no closing '\"'"))
+                    );
                 }
             }
             self.i += 1 + escaped.map_or(0, char::len_utf8);
@@ -628,7 +696,9 @@ impl<'a> Cursor<'a> {
                 if self.peek() != Some(b'=') {
                     match metric_name.as_deref_mut() {
                         Some(slot @ None) => *slot = Some(quoted),
-                        Some(Some(_)) => return Err(self.error_at(item_start, "metric name given twice")),
+                        Some(Some(_)) => {
+                            return Err(self.error_at(item_start, "metric name given twice"))
+                        }
                         None => return Err(self.expected("'=' after the label name")),
                     }
                     self.skip_inner_blanks();
@@ -688,9 +758,12 @@ impl<'a> Cursor<'a> {
     fn integer_timestamp(&mut self) -> Result<i64, ParseError> {
         let start = self.i;
         let token = self.token();
-        token
-            .parse::<i64>()
-            .map_err(|_| self.error_at(start, &format!("invalid timestamp {token:?}, expected integer milliseconds")))
+        token.parse::<i64>().map_err(|_| {
+            self.error_at(
+                start,
+                &format!("invalid timestamp {token:?}, expected integer milliseconds"),
+            )
+        })
     }
 
     fn seconds_timestamp(&mut self, what: &str) -> Result<i64, ParseError> {
@@ -701,7 +774,12 @@ impl<'a> Cursor<'a> {
         }
         let secs = parse_float(token)
             .filter(|s| s.is_finite())
-            .ok_or_else(|| self.error_at(start, &format!("invalid timestamp {token:?}, expected seconds")))?;
+            .ok_or_else(|| {
+                self.error_at(
+                    start,
+                    &format!("invalid timestamp {token:?}, expected seconds"),
+                )
+            })?;
         // Rounding rather than truncating keeps `1520879607.789` at ...789 ms despite binary
         // floating point; the range check keeps the cast from saturating silently.
         let ms = (secs * 1000.0).round();
@@ -736,12 +814,19 @@ mod tests {
         Ok(out)
     }
 
-    fn first_series(input: &str, flavor: TextFlavor) -> (String, Vec<(String, String)>, f64, Option<i64>) {
+    fn first_series(
+        input: &str,
+        flavor: TextFlavor,
+    ) -> (String, Vec<(String, String)>, f64, Option<i64>) {
         let mut p = TextParser::new(input.as_bytes(), flavor);
         loop {
             match p.next_entry() {
                 Some(Ok(Entry::Series(s))) => {
-                    let labels = s.labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+                    let labels = s
+                        .labels
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect();
                     return (s.name.to_string(), labels, s.value, s.timestamp_ms);
                 }
                 Some(Ok(_)) => {}
@@ -752,7 +837,11 @@ mod tests {
 
     fn err(input: &str, flavor: TextFlavor) -> (usize, usize, String) {
         match entries(input, flavor) {
-            Err(ParseError::Text { line, column, message }) => (line, column, message),
+            Err(ParseError::Text {
+                line,
+                column,
+                message,
+            }) => (line, column, message),
             other => panic!("expected an error for {input:?}, got {other:?}"),
         }
     }
@@ -772,12 +861,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(p.next_entry(), Some(Ok(Entry::Type { metric_type: MetricType::Summary, .. }))));
-        assert!(matches!(p.next_entry(), Some(Ok(Entry::Comment(" just a comment")))));
+        assert!(matches!(
+            p.next_entry(),
+            Some(Ok(Entry::Type {
+                metric_type: MetricType::Summary,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            p.next_entry(),
+            Some(Ok(Entry::Comment(" just a comment")))
+        ));
         match p.next_entry() {
             Some(Ok(Entry::Series(s))) => {
                 assert_eq!(s.name, "go_gc");
-                assert_eq!(s.labels, &[(Cow::Borrowed("quantile"), Cow::Borrowed("0.5"))]);
+                assert_eq!(
+                    s.labels,
+                    &[(Cow::Borrowed("quantile"), Cow::Borrowed("0.5"))]
+                );
                 assert_eq!(s.value, 1.5e-5);
                 assert_eq!(s.timestamp_ms, None);
             }
@@ -794,7 +895,8 @@ mod tests {
 
     #[test]
     fn text_whitespace_is_lenient() {
-        let (name, labels, v, ts) = first_series("  \n\tm  { a = \"1\" , b=\"2\", }\t 7 \t -5 \t", P);
+        let (name, labels, v, ts) =
+            first_series("  \n\tm  { a = \"1\" , b=\"2\", }\t 7 \t -5 \t", P);
         assert_eq!(name, "m");
         assert_eq!(labels, [("a".into(), "1".into()), ("b".into(), "2".into())]);
         assert_eq!((v, ts), (7.0, Some(-5)));
@@ -804,11 +906,17 @@ mod tests {
 
     #[test]
     fn special_values() {
-        for (text, want) in
-            [("NaN", f64::NAN), ("+Inf", f64::INFINITY), ("-Inf", f64::NEG_INFINITY), ("inf", f64::INFINITY)]
-        {
+        for (text, want) in [
+            ("NaN", f64::NAN),
+            ("+Inf", f64::INFINITY),
+            ("-Inf", f64::NEG_INFINITY),
+            ("inf", f64::INFINITY),
+        ] {
             let (_, _, v, _) = first_series(&format!("m {text}\n"), P);
-            assert!(v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()), "{text}");
+            assert!(
+                v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()),
+                "{text}"
+            );
         }
         let (_, _, v, _) = first_series("m -0.5e3\n", P);
         assert_eq!(v, -500.0);
@@ -831,8 +939,10 @@ mod tests {
         assert_eq!(labels.len(), 1);
         let (name, _, _, _) = first_series("{\"only\"} 2\n", P);
         assert_eq!(name, "only");
-        let (name, labels, _, _) =
-            first_series("# TYPE \"a.b\" counter\n{\"a.b_total\",\"c.d\"=\"e\"} 1.0\n# EOF\n", OM);
+        let (name, labels, _, _) = first_series(
+            "# TYPE \"a.b\" counter\n{\"a.b_total\",\"c.d\"=\"e\"} 1.0\n# EOF\n",
+            OM,
+        );
         assert_eq!(name, "a.b_total");
         assert_eq!(labels, [("c.d".into(), "e".into())]);
         let got = entries("# HELP \"a b\" the help\n", P).unwrap_or_default();
@@ -846,8 +956,20 @@ mod tests {
                      foo_seconds_created{a=\"b\"} 1520430000.123\n\
                      foo_seconds_total{a=\"c\"} 1 # {id=\"x\"} 2\n# EOF\n";
         let mut p = TextParser::new(input.as_bytes(), OM);
-        assert!(matches!(p.next_entry(), Some(Ok(Entry::Type { metric_type: MetricType::Counter, .. }))));
-        assert!(matches!(p.next_entry(), Some(Ok(Entry::Unit { unit: "seconds", .. }))));
+        assert!(matches!(
+            p.next_entry(),
+            Some(Ok(Entry::Type {
+                metric_type: MetricType::Counter,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            p.next_entry(),
+            Some(Ok(Entry::Unit {
+                unit: "seconds",
+                ..
+            }))
+        ));
         match p.next_entry() {
             Some(Ok(Entry::Help { help, .. })) => assert_eq!(help, "Help \"q\"."),
             other => panic!("{other:?}"),
@@ -857,7 +979,10 @@ mod tests {
                 assert_eq!(s.name, "foo_seconds_total");
                 assert_eq!(s.timestamp_ms, Some(1_520_879_607_789));
                 let ex = s.exemplar.unwrap_or_else(|| panic!("no exemplar"));
-                assert_eq!(ex.labels, &[(Cow::Borrowed("trace_id"), Cow::Borrowed("KOO5S4vxi0o"))]);
+                assert_eq!(
+                    ex.labels,
+                    &[(Cow::Borrowed("trace_id"), Cow::Borrowed("KOO5S4vxi0o"))]
+                );
                 assert_eq!(ex.value, 0.67);
                 assert_eq!(ex.timestamp_ms, Some(1_520_879_602_890));
             }
@@ -885,27 +1010,62 @@ mod tests {
 
     #[test]
     fn openmetrics_types_and_eof_without_newline() {
-        let got = entries("# TYPE a gaugehistogram\n# TYPE b info\n# TYPE c stateset\n# TYPE d unknown\n# EOF", OM);
+        let got = entries(
+            "# TYPE a gaugehistogram\n# TYPE b info\n# TYPE c stateset\n# TYPE d unknown\n# EOF",
+            OM,
+        );
         assert_eq!(got.map(|v| v.len()), Ok(5));
     }
 
     #[test]
     fn text_errors_have_positions() {
         let cases: &[(&str, (usize, usize, &str))] = &[
-            ("m{a=\"1\"", (1, 8, "expected ',' or '}' after a label, found end of line")),
-            ("m{a=1} 1", (1, 5, "expected '\"' starting the label value, found '1'")),
-            ("m{a\"1\"} 1", (1, 4, "expected '=' after the label name, found '\"'")),
-            ("m{1a=\"x\"} 1", (1, 3, "expected a label name or '}', found '1'")),
-            ("m{a=\"x\" b=\"y\"} 1", (1, 9, "expected ',' or '}' after a label, found 'b'")),
+            (
+                "m{a=\"1\"",
+                (1, 8, "expected ',' or '}' after a label, found end of line"),
+            ),
+            (
+                "m{a=1} 1",
+                (1, 5, "expected '\"' starting the label value, found '1'"),
+            ),
+            (
+                "m{a\"1\"} 1",
+                (1, 4, "expected '=' after the label name, found '\"'"),
+            ),
+            (
+                "m{1a=\"x\"} 1",
+                (1, 3, "expected a label name or '}', found '1'"),
+            ),
+            (
+                "m{a=\"x\" b=\"y\"} 1",
+                (1, 9, "expected ',' or '}' after a label, found 'b'"),
+            ),
             ("m", (1, 2, "expected ' ', found end of line")),
             ("m ", (1, 3, "expected sample value, found end of line")),
             ("m abc", (1, 3, "invalid sample value \"abc\"")),
-            ("m 1 1.5", (1, 5, "invalid timestamp \"1.5\", expected integer milliseconds")),
-            ("m 1 2 3", (1, 7, "expected end of line after the timestamp, found '3'")),
+            (
+                "m 1 1.5",
+                (
+                    1,
+                    5,
+                    "invalid timestamp \"1.5\", expected integer milliseconds",
+                ),
+            ),
+            (
+                "m 1 2 3",
+                (1, 7, "expected end of line after the timestamp, found '3'"),
+            ),
             ("\n\n9m 1", (3, 1, "expected a metric name, found '9'")),
             ("# TYPE m bogus", (1, 10, "unknown metric type 'bogus'")),
             ("# TYPE m", (1, 9, "expected ' ', found end of line")),
-            ("# TYPE m counter extra", (1, 18, "expected end of line after the metric type, found 'e'")),
+            (
+                "# TYPE m counter extra",
+                (
+                    1,
+                    18,
+                    "expected end of line after the metric type, found 'e'",
+                ),
+            ),
             ("# TYPE m info", (1, 10, "unknown metric type 'info'")),
             ("{a=\"b\"} 1", (1, 1, "expected a metric name, found none")),
             ("{\"x\",\"y\"} 1", (1, 6, "metric name given twice")),
@@ -914,12 +1074,22 @@ mod tests {
             ("m{\"\"=\"v\"} 1", (1, 3, "empty label name")),
             ("m{a=\"x\\", (1, 5, "unterminated label value")),
             ("m{a=\"é\"}x", (1, 9, "expected ' ', found 'x'")),
-            ("m 1 # {a=\"b\"} 1", (1, 5, "invalid timestamp \"#\", expected integer milliseconds")),
+            (
+                "m 1 # {a=\"b\"} 1",
+                (
+                    1,
+                    5,
+                    "invalid timestamp \"#\", expected integer milliseconds",
+                ),
+            ),
         ];
         for (input, (line, column, message)) in cases {
             let (l, c, m) = err(input, P);
             assert_eq!((l, c), (*line, *column), "{input:?}: {m}");
-            assert!(m.starts_with(message), "{input:?}: got {m:?}, want {message:?}");
+            assert!(
+                m.starts_with(message),
+                "{input:?}: got {m:?}, want {message:?}"
+            );
         }
     }
 
@@ -930,31 +1100,104 @@ mod tests {
             ("", (1, 1, "expected '# EOF' before the end of input")),
             ("# EOF\nm 1\n", (2, 1, "unexpected data after '# EOF'")),
             ("# EOF\n\n", (2, 1, "unexpected data after '# EOF'")),
-            ("\n# EOF\n", (1, 1, "expected a metric name, found end of line")),
-            ("# random comment\n# EOF\n", (1, 3, "expected HELP, TYPE, UNIT or EOF after '# '")),
-            ("#TYPE m gauge\n", (1, 2, "expected ' ' after '#', found 'T'")),
-            ("# TYPE  m gauge\n", (1, 8, "expected a metric name, found ' '")),
-            ("# TYPE m untyped\n", (1, 10, "unknown metric type 'untyped'")),
-            ("# UNIT m_bytes seconds\n", (1, 3, "unit 'seconds' is not a suffix of metric name 'm_bytes'")),
+            (
+                "\n# EOF\n",
+                (1, 1, "expected a metric name, found end of line"),
+            ),
+            (
+                "# random comment\n# EOF\n",
+                (1, 3, "expected HELP, TYPE, UNIT or EOF after '# '"),
+            ),
+            (
+                "#TYPE m gauge\n",
+                (1, 2, "expected ' ' after '#', found 'T'"),
+            ),
+            (
+                "# TYPE  m gauge\n",
+                (1, 8, "expected a metric name, found ' '"),
+            ),
+            (
+                "# TYPE m untyped\n",
+                (1, 10, "unknown metric type 'untyped'"),
+            ),
+            (
+                "# UNIT m_bytes seconds\n",
+                (
+                    1,
+                    3,
+                    "unit 'seconds' is not a suffix of metric name 'm_bytes'",
+                ),
+            ),
             ("m  1\n# EOF\n", (1, 3, "expected sample value, found ' '")),
-            ("m{a=\"1\", b=\"2\"} 1\n# EOF\n", (1, 9, "expected a label name or '}', found ' '")),
-            ("m{a=\"1\",} 1\n# EOF\n", (1, 9, "expected a label name or '}', found '}'")),
-            ("m 1 \n# EOF\n", (1, 5, "expected timestamp or '# ' exemplar, found end of line")),
-            ("m 1 NaN\n# EOF\n", (1, 5, "invalid timestamp \"NaN\", expected seconds")),
-            ("m 1 1e300\n# EOF\n", (1, 5, "timestamp \"1e300\" out of range")),
-            ("m 1 # x\n# EOF\n", (1, 7, "expected '{' starting the exemplar labels, found 'x'")),
-            ("m 1 #{a=\"b\"} 1\n# EOF\n", (1, 6, "expected ' ' after '#', found '{'")),
-            ("m 1 # {a=\"b\"}\n# EOF\n", (1, 14, "expected ' ' after the exemplar labels, found end of line")),
-            ("m 1 # {a=\"b\"} 1 2 3\n# EOF\n", (1, 18, "expected end of line after the exemplar timestamp, found ' '")),
-            ("m 1 # {\"x\"} 1\n# EOF\n", (1, 11, "expected '=' after the label name, found '}'")),
-            ("m 1 2 3\n# EOF\n", (1, 7, "expected '#' starting an exemplar, found '3'")),
+            (
+                "m{a=\"1\", b=\"2\"} 1\n# EOF\n",
+                (1, 9, "expected a label name or '}', found ' '"),
+            ),
+            (
+                "m{a=\"1\",} 1\n# EOF\n",
+                (1, 9, "expected a label name or '}', found '}'"),
+            ),
+            (
+                "m 1 \n# EOF\n",
+                (
+                    1,
+                    5,
+                    "expected timestamp or '# ' exemplar, found end of line",
+                ),
+            ),
+            (
+                "m 1 NaN\n# EOF\n",
+                (1, 5, "invalid timestamp \"NaN\", expected seconds"),
+            ),
+            (
+                "m 1 1e300\n# EOF\n",
+                (1, 5, "timestamp \"1e300\" out of range"),
+            ),
+            (
+                "m 1 # x\n# EOF\n",
+                (1, 7, "expected '{' starting the exemplar labels, found 'x'"),
+            ),
+            (
+                "m 1 #{a=\"b\"} 1\n# EOF\n",
+                (1, 6, "expected ' ' after '#', found '{'"),
+            ),
+            (
+                "m 1 # {a=\"b\"}\n# EOF\n",
+                (
+                    1,
+                    14,
+                    "expected ' ' after the exemplar labels, found end of line",
+                ),
+            ),
+            (
+                "m 1 # {a=\"b\"} 1 2 3\n# EOF\n",
+                (
+                    1,
+                    18,
+                    "expected end of line after the exemplar timestamp, found ' '",
+                ),
+            ),
+            (
+                "m 1 # {\"x\"} 1\n# EOF\n",
+                (1, 11, "expected '=' after the label name, found '}'"),
+            ),
+            (
+                "m 1 2 3\n# EOF\n",
+                (1, 7, "expected '#' starting an exemplar, found '3'"),
+            ),
             ("m\t1\n# EOF\n", (1, 2, "expected ' ', found '\\t'")),
-            ("# EOF \n", (1, 3, "expected HELP, TYPE, UNIT or EOF after '# '")),
+            (
+                "# EOF \n",
+                (1, 3, "expected HELP, TYPE, UNIT or EOF after '# '"),
+            ),
         ];
         for (input, (line, column, message)) in cases {
             let (l, c, m) = err(input, OM);
             assert_eq!((l, c), (*line, *column), "{input:?}: {m}");
-            assert!(m.starts_with(message), "{input:?}: got {m:?}, want {message:?}");
+            assert!(
+                m.starts_with(message),
+                "{input:?}: got {m:?}, want {message:?}"
+            );
         }
     }
 
@@ -963,7 +1206,11 @@ mod tests {
         let mut p = TextParser::new(b"m 1\nm{a=\"\xff\"} 1\n", P);
         assert!(matches!(p.next_entry(), Some(Ok(_))));
         match p.next_entry() {
-            Some(Err(ParseError::Text { line: 2, column: 6, message })) => assert_eq!(message, "invalid UTF-8"),
+            Some(Err(ParseError::Text {
+                line: 2,
+                column: 6,
+                message,
+            })) => assert_eq!(message, "invalid UTF-8"),
             other => panic!("{other:?}"),
         }
         assert!(p.next_entry().is_none());

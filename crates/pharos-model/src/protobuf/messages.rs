@@ -64,12 +64,17 @@ pub struct Timestamp {
 impl Timestamp {
     /// Milliseconds since the epoch, saturating on overflow.
     pub fn to_millis(self) -> i64 {
-        self.seconds.saturating_mul(1000).saturating_add(i64::from(self.nanos) / 1_000_000)
+        self.seconds
+            .saturating_mul(1000)
+            .saturating_add(i64::from(self.nanos) / 1_000_000)
     }
 
     /// The timestamp for `ms` milliseconds since the epoch.
     pub fn from_millis(ms: i64) -> Self {
-        Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+        Timestamp {
+            seconds: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+        }
     }
 }
 
@@ -221,8 +226,8 @@ pub fn decode_family<'a>(mut r: Reader<'a>) -> Result<FamilyMessage<'a>, ParseEr
             3 => {
                 r.expect(wt, VARINT, "MetricFamily.type")?;
                 let n = r.varint()?;
-                f.metric_type =
-                    ProtoMetricType::from_number(n).ok_or_else(|| r.error(format!("unknown metric type {n}")))?;
+                f.metric_type = ProtoMetricType::from_number(n)
+                    .ok_or_else(|| r.error(format!("unknown metric type {n}")))?;
             }
             4 => {
                 r.expect(wt, LEN, "MetricFamily.metric")?;
@@ -448,7 +453,10 @@ fn decode_bucket<'a>(mut r: Reader<'a>) -> Result<BucketMessage<'a>, ParseError>
 }
 
 fn decode_span(mut r: Reader<'_>) -> Result<Span, ParseError> {
-    let mut s = Span { offset: 0, length: 0 };
+    let mut s = Span {
+        offset: 0,
+        length: 0,
+    };
     while !r.is_empty() {
         let (field, wt) = r.key()?;
         match field {

@@ -11,8 +11,13 @@ pub mod wire;
 use crate::family::{Metric, MetricFamily, MetricType, MetricValue};
 use crate::histogram::{FloatHistogram, Span};
 use crate::parse::ParseError;
-use messages::{decode_family, FamilyMessage, HistogramMessage, MetricMessage, ProtoMetricType, Timestamp};
-use wire::{put_bytes, put_double, put_key, put_length_prefixed, put_message, put_uint, put_varint, zigzag, Reader};
+use messages::{
+    decode_family, FamilyMessage, HistogramMessage, MetricMessage, ProtoMetricType, Timestamp,
+};
+use wire::{
+    put_bytes, put_double, put_key, put_length_prefixed, put_message, put_uint, put_varint, zigzag,
+    Reader,
+};
 
 /// Streams the `MetricFamily` messages of a delimited protobuf body.
 ///
@@ -25,7 +30,10 @@ pub struct FamilyDecoder<'a> {
 impl<'a> FamilyDecoder<'a> {
     /// A decoder over a whole response body.
     pub fn new(body: &'a [u8]) -> Self {
-        FamilyDecoder { reader: Reader::new(body, 0), failed: false }
+        FamilyDecoder {
+            reader: Reader::new(body, 0),
+            failed: false,
+        }
     }
 }
 
@@ -56,7 +64,10 @@ pub fn decode_families(body: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
 
 /// Converts a decoded message into the family model. `offset` is where the message starts,
 /// for errors about its content.
-pub fn family_from_message(msg: &FamilyMessage<'_>, offset: usize) -> Result<MetricFamily, ParseError> {
+pub fn family_from_message(
+    msg: &FamilyMessage<'_>,
+    offset: usize,
+) -> Result<MetricFamily, ParseError> {
     let err = |message: String| ParseError::Protobuf { offset, message };
     if msg.name.is_empty() {
         return Err(err("metric family without a name".into()));
@@ -72,13 +83,20 @@ pub fn family_from_message(msg: &FamilyMessage<'_>, offset: usize) -> Result<Met
     let mut family = MetricFamily::new(msg.name, msg.help, metric_type);
     family.unit = (!msg.unit.is_empty()).then(|| msg.unit.to_string());
     for m in &msg.metrics {
-        family.metrics.push(metric_from_message(m, msg.metric_type).map_err(|e| err(format!("{}: {e}", msg.name)))?);
+        family.metrics.push(
+            metric_from_message(m, msg.metric_type)
+                .map_err(|e| err(format!("{}: {e}", msg.name)))?,
+        );
     }
     Ok(family)
 }
 
 fn metric_from_message(m: &MetricMessage<'_>, ty: ProtoMetricType) -> Result<Metric, String> {
-    let labels = m.labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let labels = m
+        .labels
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
     let mut created = None;
     let mut native = None;
     let value = match ty {
@@ -92,21 +110,37 @@ fn metric_from_message(m: &MetricMessage<'_>, ty: ProtoMetricType) -> Result<Met
         ProtoMetricType::Summary => {
             let s = m.summary.clone().unwrap_or_default();
             created = s.created_timestamp;
-            MetricValue::Summary { count: s.sample_count as f64, sum: s.sample_sum, quantiles: s.quantiles }
+            MetricValue::Summary {
+                count: s.sample_count as f64,
+                sum: s.sample_sum,
+                quantiles: s.quantiles,
+            }
         }
         ProtoMetricType::Histogram | ProtoMetricType::GaugeHistogram => {
             let h = m.histogram.clone().unwrap_or_default();
             created = h.created_timestamp;
             let count = count_of(h.sample_count, h.sample_count_float);
             if h.is_native() {
-                native = Some(Box::new(native_from_message(&h, ty == ProtoMetricType::GaugeHistogram)?));
+                native = Some(Box::new(native_from_message(
+                    &h,
+                    ty == ProtoMetricType::GaugeHistogram,
+                )?));
             }
             let buckets = h
                 .buckets
                 .iter()
-                .map(|b| (b.upper_bound, count_of(b.cumulative_count, b.cumulative_count_float)))
+                .map(|b| {
+                    (
+                        b.upper_bound,
+                        count_of(b.cumulative_count, b.cumulative_count_float),
+                    )
+                })
                 .collect();
-            MetricValue::Histogram { count, sum: h.sample_sum, buckets }
+            MetricValue::Histogram {
+                count,
+                sum: h.sample_sum,
+                buckets,
+            }
         }
     };
     Ok(Metric {
@@ -128,8 +162,18 @@ fn count_of(int: u64, float: f64) -> f64 {
 }
 
 fn native_from_message(h: &HistogramMessage<'_>, gauge: bool) -> Result<FloatHistogram, String> {
-    let positive_buckets = bucket_counts(&h.positive_spans, &h.positive_deltas, &h.positive_counts, "positive")?;
-    let negative_buckets = bucket_counts(&h.negative_spans, &h.negative_deltas, &h.negative_counts, "negative")?;
+    let positive_buckets = bucket_counts(
+        &h.positive_spans,
+        &h.positive_deltas,
+        &h.positive_counts,
+        "positive",
+    )?;
+    let negative_buckets = bucket_counts(
+        &h.negative_spans,
+        &h.negative_deltas,
+        &h.negative_counts,
+        "negative",
+    )?;
     Ok(FloatHistogram {
         counter_reset_hint: if gauge { 3 } else { 0 },
         schema: h.schema,
@@ -137,9 +181,19 @@ fn native_from_message(h: &HistogramMessage<'_>, gauge: bool) -> Result<FloatHis
         zero_count: count_of(h.zero_count, h.zero_count_float),
         count: count_of(h.sample_count, h.sample_count_float),
         sum: h.sample_sum,
-        positive_spans: h.positive_spans.iter().copied().filter(|s| s.length > 0 || s.offset != 0).collect(),
+        positive_spans: h
+            .positive_spans
+            .iter()
+            .copied()
+            .filter(|s| s.length > 0 || s.offset != 0)
+            .collect(),
         positive_buckets,
-        negative_spans: h.negative_spans.iter().copied().filter(|s| s.length > 0 || s.offset != 0).collect(),
+        negative_spans: h
+            .negative_spans
+            .iter()
+            .copied()
+            .filter(|s| s.length > 0 || s.offset != 0)
+            .collect(),
         negative_buckets,
         custom_values: Vec::new(),
     })
@@ -147,14 +201,25 @@ fn native_from_message(h: &HistogramMessage<'_>, gauge: bool) -> Result<FloatHis
 
 /// Absolute bucket counts from either deltas (integer histograms) or absolute counts (float
 /// histograms), checked against the number of buckets the spans describe.
-fn bucket_counts(spans: &[Span], deltas: &[i64], counts: &[f64], sign: &str) -> Result<Vec<f64>, String> {
+fn bucket_counts(
+    spans: &[Span],
+    deltas: &[i64],
+    counts: &[f64],
+    sign: &str,
+) -> Result<Vec<f64>, String> {
     let expected: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
-    let given = if deltas.is_empty() { counts.len() } else { deltas.len() };
+    let given = if deltas.is_empty() {
+        counts.len()
+    } else {
+        deltas.len()
+    };
     if !deltas.is_empty() && !counts.is_empty() {
         return Err(format!("{sign} buckets given both as deltas and as counts"));
     }
     if expected != given as u64 {
-        return Err(format!("{sign} spans describe {expected} buckets but {given} counts are given"));
+        return Err(format!(
+            "{sign} spans describe {expected} buckets but {given} counts are given"
+        ));
     }
     if deltas.is_empty() {
         return Ok(counts.to_vec());
@@ -162,7 +227,9 @@ fn bucket_counts(spans: &[Span], deltas: &[i64], counts: &[f64], sign: &str) -> 
     let mut running: i64 = 0;
     let mut out = Vec::with_capacity(deltas.len());
     for d in deltas {
-        running = running.checked_add(*d).ok_or_else(|| format!("{sign} bucket deltas overflow"))?;
+        running = running
+            .checked_add(*d)
+            .ok_or_else(|| format!("{sign} bucket deltas overflow"))?;
         if running < 0 {
             return Err(format!("{sign} bucket deltas give a negative count"));
         }
@@ -218,9 +285,18 @@ fn encode_metric(m: &Metric, ty: ProtoMetricType, out: &mut Vec<u8>) {
                 put_message(out, 3, |out| encode_timestamp(t, out));
             }
         }),
-        (MetricValue::Simple(v), ProtoMetricType::Untyped) => put_message(out, 5, |out| put_double(out, 1, *v)),
+        (MetricValue::Simple(v), ProtoMetricType::Untyped) => {
+            put_message(out, 5, |out| put_double(out, 1, *v))
+        }
         (MetricValue::Simple(v), _) => put_message(out, 2, |out| put_double(out, 1, *v)),
-        (MetricValue::Summary { count, sum, quantiles }, _) => put_message(out, 4, |out| {
+        (
+            MetricValue::Summary {
+                count,
+                sum,
+                quantiles,
+            },
+            _,
+        ) => put_message(out, 4, |out| {
             put_count(out, 1, None, *count);
             put_double(out, 2, *sum);
             for (q, v) in quantiles {
@@ -233,7 +309,14 @@ fn encode_metric(m: &Metric, ty: ProtoMetricType, out: &mut Vec<u8>) {
                 put_message(out, 4, |out| encode_timestamp(t, out));
             }
         }),
-        (MetricValue::Histogram { count, sum, buckets }, _) => put_message(out, 7, |out| {
+        (
+            MetricValue::Histogram {
+                count,
+                sum,
+                buckets,
+            },
+            _,
+        ) => put_message(out, 7, |out| {
             put_count(out, 1, Some(4), *count);
             put_double(out, 2, *sum);
             for (le, c) in buckets {
@@ -261,7 +344,15 @@ fn put_count(out: &mut Vec<u8>, int_field: u32, float_field: Option<u32>, v: f64
     let whole = v >= 0.0 && v.fract() == 0.0 && v < 1.8e19;
     match float_field {
         Some(f) if !whole => put_double(out, f, v),
-        _ => put_uint(out, int_field, if v.is_finite() && v > 0.0 { v as u64 } else { 0 }),
+        _ => put_uint(
+            out,
+            int_field,
+            if v.is_finite() && v > 0.0 {
+                v as u64
+            } else {
+                0
+            },
+        ),
     }
 }
 
@@ -270,12 +361,14 @@ fn encode_native(h: &FloatHistogram, out: &mut Vec<u8>) {
     put_varint(out, zigzag(i64::from(h.schema)));
     put_double(out, 6, h.zero_threshold);
     put_count(out, 7, Some(8), h.zero_count);
-    let integral = [&h.positive_buckets, &h.negative_buckets]
-        .iter()
-        .all(|b| b.iter().all(|c| *c >= 0.0 && c.fract() == 0.0 && *c < 9.0e15));
-    for (spans, buckets, span_field, delta_field, count_field) in
-        [(&h.negative_spans, &h.negative_buckets, 9, 10, 11), (&h.positive_spans, &h.positive_buckets, 12, 13, 14)]
-    {
+    let integral = [&h.positive_buckets, &h.negative_buckets].iter().all(|b| {
+        b.iter()
+            .all(|c| *c >= 0.0 && c.fract() == 0.0 && *c < 9.0e15)
+    });
+    for (spans, buckets, span_field, delta_field, count_field) in [
+        (&h.negative_spans, &h.negative_buckets, 9, 10, 11),
+        (&h.positive_spans, &h.positive_buckets, 12, 13, 14),
+    ] {
         for s in spans {
             put_message(out, span_field, |out| {
                 put_key(out, 1, wire::VARINT);
@@ -304,7 +397,11 @@ fn encode_native(h: &FloatHistogram, out: &mut Vec<u8>) {
         }
     }
     // An empty native histogram must still be recognisable as native.
-    if h.positive_spans.is_empty() && h.negative_spans.is_empty() && h.zero_threshold == 0.0 && h.zero_count == 0.0 {
+    if h.positive_spans.is_empty()
+        && h.negative_spans.is_empty()
+        && h.zero_threshold == 0.0
+        && h.zero_count == 0.0
+    {
         put_message(out, 12, |out| {
             put_uint(out, 1, 0);
             put_uint(out, 2, 0);
@@ -329,9 +426,21 @@ mod tests {
             zero_count: 2.0,
             count: 12.0,
             sum: 34.5,
-            positive_spans: vec![Span { offset: -2, length: 2 }, Span { offset: 3, length: 1 }],
+            positive_spans: vec![
+                Span {
+                    offset: -2,
+                    length: 2,
+                },
+                Span {
+                    offset: 3,
+                    length: 1,
+                },
+            ],
             positive_buckets: vec![1.0, 4.0, 2.0],
-            negative_spans: vec![Span { offset: 0, length: 1 }],
+            negative_spans: vec![Span {
+                offset: 0,
+                length: 1,
+            }],
             negative_buckets: vec![3.0],
             custom_values: Vec::new(),
         }
@@ -351,18 +460,33 @@ mod tests {
         let mut s = MetricFamily::new("rpc", "", MetricType::Summary);
         s.metrics.push(Metric::new(
             vec![],
-            MetricValue::Summary { count: 3.0, sum: 1.0, quantiles: vec![(0.5, 0.1), (0.9, 0.7)] },
+            MetricValue::Summary {
+                count: 3.0,
+                sum: 1.0,
+                quantiles: vec![(0.5, 0.1), (0.9, 0.7)],
+            },
         ));
         let mut h = MetricFamily::new("lat", "L.", MetricType::Histogram);
         h.unit = Some("seconds".into());
         let mut m = Metric::new(
             vec![("a".into(), "ü".into())],
-            MetricValue::Histogram { count: 12.0, sum: 34.5, buckets: vec![(0.5, 3.0), (f64::INFINITY, 12.0)] },
+            MetricValue::Histogram {
+                count: 12.0,
+                sum: 34.5,
+                buckets: vec![(0.5, 3.0), (f64::INFINITY, 12.0)],
+            },
         );
         m.native_histogram = Some(Box::new(native()));
         h.metrics.push(m);
         let mut fh = MetricFamily::new("float_hist", "", MetricType::GaugeHistogram);
-        let mut fm = Metric::new(vec![], MetricValue::Histogram { count: 2.5, sum: 1.0, buckets: vec![(1.0, 0.5)] });
+        let mut fm = Metric::new(
+            vec![],
+            MetricValue::Histogram {
+                count: 2.5,
+                sum: 1.0,
+                buckets: vec![(1.0, 0.5)],
+            },
+        );
         let mut fnative = native();
         fnative.counter_reset_hint = 3;
         fnative.count = 2.5;
@@ -385,20 +509,35 @@ mod tests {
     fn streaming_decoder_borrows() {
         let mut buf = Vec::new();
         encode_families(&families(), &mut buf);
-        let names: Vec<&str> = FamilyDecoder::new(&buf).map(|f| f.map(|f| f.name).unwrap_or("?")).collect();
-        assert_eq!(names, ["req_total", "temp", "u", "rpc", "lat", "float_hist"]);
+        let names: Vec<&str> = FamilyDecoder::new(&buf)
+            .map(|f| f.map(|f| f.name).unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            names,
+            ["req_total", "temp", "u", "rpc", "lat", "float_hist"]
+        );
     }
 
     #[test]
     fn empty_native_histogram_keeps_noop_span() {
         let mut h = MetricFamily::new("h", "", MetricType::Histogram);
-        let mut m = Metric::new(vec![], MetricValue::Histogram { count: 0.0, sum: 0.0, buckets: vec![] });
+        let mut m = Metric::new(
+            vec![],
+            MetricValue::Histogram {
+                count: 0.0,
+                sum: 0.0,
+                buckets: vec![],
+            },
+        );
         m.native_histogram = Some(Box::default());
         h.metrics.push(m);
         let mut buf = Vec::new();
         encode_families(std::slice::from_ref(&h), &mut buf);
         let back = decode_families(&buf).unwrap_or_default();
-        assert!(back.first().and_then(|f| f.metrics.first()).is_some_and(|m| m.native_histogram.is_some()));
+        assert!(back
+            .first()
+            .and_then(|f| f.metrics.first())
+            .is_some_and(|m| m.native_histogram.is_some()));
     }
 
     #[test]
@@ -422,7 +561,10 @@ mod tests {
         let mut body = Vec::new();
         put_length_prefixed(&mut body, |o| o.extend_from_slice(&fam));
         let got = decode_families(&body).unwrap_or_default();
-        let native = got.first().and_then(|f| f.metrics.first()).and_then(|m| m.native_histogram.clone());
+        let native = got
+            .first()
+            .and_then(|f| f.metrics.first())
+            .and_then(|m| m.native_histogram.clone());
         assert_eq!(native.map(|n| n.positive_buckets), Some(vec![1.0, 2.0]));
     }
 
@@ -435,31 +577,57 @@ mod tests {
 
     #[test]
     fn malformed_bodies() {
-        assert_eq!(err(&[5, 0x0a, 1]), (0, "length 5 exceeds the 2 bytes left".into()));
+        assert_eq!(
+            err(&[5, 0x0a, 1]),
+            (0, "length 5 exceeds the 2 bytes left".into())
+        );
         assert_eq!(err(&[0x80]), (0, "truncated varint".into()));
         // Field 1 (name) with wire type 0.
-        assert_eq!(err(&[2, 0x08, 1]), (2, "field MetricFamily.name has wire type 0, expected 2".into()));
+        assert_eq!(
+            err(&[2, 0x08, 1]),
+            (
+                2,
+                "field MetricFamily.name has wire type 0, expected 2".into()
+            )
+        );
         // Field number 0.
         assert_eq!(err(&[2, 0x00, 1]), (1, "invalid field number 0".into()));
         // Unknown metric type 9.
-        assert_eq!(err(&[5, 0x0a, 1, b'x', 0x18, 9]), (6, "unknown metric type 9".into()));
+        assert_eq!(
+            err(&[5, 0x0a, 1, b'x', 0x18, 9]),
+            (6, "unknown metric type 9".into())
+        );
         // Name with invalid UTF-8.
-        assert_eq!(err(&[3, 0x0a, 1, 0xff]), (3, "string is not valid UTF-8".into()));
+        assert_eq!(
+            err(&[3, 0x0a, 1, 0xff]),
+            (3, "string is not valid UTF-8".into())
+        );
         // Wire type 3 (groups) is not supported.
         assert_eq!(err(&[2, 0x4b, 0]), (2, "unsupported wire type 3".into()));
         // A family without a name.
-        assert_eq!(err(&[2, 0x18, 1]), (0, "metric family without a name".into()));
+        assert_eq!(
+            err(&[2, 0x18, 1]),
+            (0, "metric family without a name".into())
+        );
         // Spans that do not match the counts.
         let mut fam = Vec::new();
         put_bytes(&mut fam, 1, b"h");
         put_uint(&mut fam, 3, 4);
-        put_message(&mut fam, 4, |o| put_message(o, 7, |o| put_message(o, 12, |o| put_uint(o, 2, 3))));
+        put_message(&mut fam, 4, |o| {
+            put_message(o, 7, |o| put_message(o, 12, |o| put_uint(o, 2, 3)))
+        });
         let mut body = Vec::new();
-        encode_families(&[MetricFamily::single("ok", "", MetricType::Gauge, 1.0)], &mut body);
+        encode_families(
+            &[MetricFamily::single("ok", "", MetricType::Gauge, 1.0)],
+            &mut body,
+        );
         let start = body.len();
         put_length_prefixed(&mut body, |o| o.extend_from_slice(&fam));
         let (offset, message) = err(&body);
         assert_eq!(offset, start);
-        assert_eq!(message, "h: positive spans describe 3 buckets but 0 counts are given");
+        assert_eq!(
+            message,
+            "h: positive spans describe 3 buckets but 0 counts are given"
+        );
     }
 }

@@ -39,7 +39,10 @@ impl<'a> Reader<'a> {
 
     /// An error at the current position.
     pub fn error(&self, message: impl Into<String>) -> ParseError {
-        ParseError::Protobuf { offset: self.offset(), message: message.into() }
+        ParseError::Protobuf {
+            offset: self.offset(),
+            message: message.into(),
+        }
     }
 
     /// A base-128 varint of at most 10 bytes.
@@ -79,7 +82,10 @@ impl<'a> Reader<'a> {
         let key = self.varint()?;
         let field = key >> 3;
         if field == 0 || field > u64::from(u32::MAX >> 3) {
-            return Err(ParseError::Protobuf { offset: start, message: format!("invalid field number {field}") });
+            return Err(ParseError::Protobuf {
+                offset: start,
+                message: format!("invalid field number {field}"),
+            });
         }
         Ok((field as u32, (key & 7) as u8))
     }
@@ -116,8 +122,11 @@ impl<'a> Reader<'a> {
             return Err(self.error(format!("length {len} exceeds the {remaining} bytes left")));
         }
         let len = len as usize;
-        let sub =
-            Reader { buf: self.buf.get(self.pos..self.pos + len).unwrap_or_default(), pos: 0, base: self.offset() };
+        let sub = Reader {
+            buf: self.buf.get(self.pos..self.pos + len).unwrap_or_default(),
+            pos: 0,
+            base: self.offset(),
+        };
         self.pos += len;
         Ok(sub)
     }
@@ -142,7 +151,9 @@ impl<'a> Reader<'a> {
         if wire_type == want {
             Ok(())
         } else {
-            Err(self.error(format!("field {field} has wire type {wire_type}, expected {want}")))
+            Err(self.error(format!(
+                "field {field} has wire type {wire_type}, expected {want}"
+            )))
         }
     }
 
@@ -268,13 +279,23 @@ mod tests {
     #[test]
     fn bad_varints() {
         let mut r = Reader::new(&[0x80, 0x80], 3);
-        assert_eq!(r.varint(), Err(ParseError::Protobuf { offset: 3, message: "truncated varint".into() }));
+        assert_eq!(
+            r.varint(),
+            Err(ParseError::Protobuf {
+                offset: 3,
+                message: "truncated varint".into()
+            })
+        );
         let long = [0xff; 11];
         assert_eq!(
-            Reader::new(&long, 0).varint().map_err(|e| e.message().to_string()),
+            Reader::new(&long, 0)
+                .varint()
+                .map_err(|e| e.message().to_string()),
             Err("varint overflows 64 bits".into())
         );
-        let eleven = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x81, 0x00];
+        let eleven = [
+            0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x81, 0x00,
+        ];
         assert!(Reader::new(&eleven, 0).varint().is_err());
     }
 
@@ -283,7 +304,10 @@ mod tests {
         let mut r = Reader::new(&[0x05, 1, 2], 10);
         assert_eq!(
             r.sub().err(),
-            Some(ParseError::Protobuf { offset: 10, message: "length 5 exceeds the 2 bytes left".into() })
+            Some(ParseError::Protobuf {
+                offset: 10,
+                message: "length 5 exceeds the 2 bytes left".into()
+            })
         );
     }
 

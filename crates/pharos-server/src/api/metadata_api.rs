@@ -65,7 +65,7 @@ fn truncated(mut items: Vec<Json>, limit: usize) -> ApiSuccess {
         warnings.push("results truncated due to limit".to_string());
     }
     ApiSuccess {
-        data: Json::Array(items),
+        data: Json::Array(items).into(),
         warnings,
         infos: Vec::new(),
     }

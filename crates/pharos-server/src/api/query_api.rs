@@ -6,7 +6,7 @@ use axum::extract::State;
 use pharos_promql::EvalError;
 
 use super::params::{parse_duration, parse_time, Params};
-use super::response::{ApiError, ApiResult, ApiSuccess, ErrorType};
+use super::response::{ApiError, ApiResult, ApiSuccess, ErrorType, Payload};
 use super::value_json::query_data;
 use crate::server::AppState;
 
@@ -41,7 +41,7 @@ pub async fn instant_query(State(st): State<Arc<AppState>>, p: Params) -> ApiRes
     let log_file = st.loaded_config().config.global.query_log_file;
     crate::query_log::record(&log_file, &query, t, t, 0, began.elapsed());
     Ok(ApiSuccess {
-        data: query_data(&res.value, t),
+        data: Payload::Serialized(query_data(&res.value, t)),
         warnings: res.annotations.warnings(&query),
         infos: res.annotations.infos(&query),
     })
@@ -98,7 +98,7 @@ pub async fn range_query(State(st): State<Arc<AppState>>, p: Params) -> ApiResul
     let log_file = st.loaded_config().config.global.query_log_file;
     crate::query_log::record(&log_file, &query, start, end, step, began.elapsed());
     Ok(ApiSuccess {
-        data: query_data(&res.value, end),
+        data: Payload::Serialized(query_data(&res.value, end)),
         warnings: res.annotations.warnings(&query),
         infos: res.annotations.infos(&query),
     })

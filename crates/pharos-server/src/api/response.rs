@@ -107,10 +107,25 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The `data` of a successful call: a JSON value, or JSON text already serialised (query
+/// results, which are too large to build as a tree first).
+pub enum Payload {
+    /// A JSON value.
+    Json(Json),
+    /// Serialised JSON text, inserted as is.
+    Serialized(String),
+}
+
+impl From<Json> for Payload {
+    fn from(v: Json) -> Self {
+        Payload::Json(v)
+    }
+}
+
 /// A successful API call's `data`, with optional warnings and infos.
 pub struct ApiSuccess {
     /// The payload.
-    pub data: Json,
+    pub data: Payload,
     /// Annotations shown as `warnings`.
     pub warnings: Vec<String>,
     /// Annotations shown as `infos`.
@@ -119,9 +134,9 @@ pub struct ApiSuccess {
 
 impl ApiSuccess {
     /// Just data.
-    pub fn new(data: Json) -> Self {
+    pub fn new(data: impl Into<Payload>) -> Self {
         ApiSuccess {
-            data,
+            data: data.into(),
             warnings: Vec::new(),
             infos: Vec::new(),
         }
@@ -130,14 +145,29 @@ impl ApiSuccess {
 
 impl IntoResponse for ApiSuccess {
     fn into_response(self) -> Response {
-        let mut body = json!({"status": "success", "data": self.data});
-        if !self.warnings.is_empty() {
-            body["warnings"] = json!(self.warnings);
+        let data = match self.data {
+            Payload::Json(v) => v.to_string(),
+            Payload::Serialized(s) => s,
+        };
+        let mut body = String::with_capacity(data.len() + 64);
+        body.push_str("{\"status\":\"success\",\"data\":");
+        body.push_str(&data);
+        drop(data);
+        for (key, list) in [("warnings", &self.warnings), ("infos", &self.infos)] {
+            if !list.is_empty() {
+                body.push_str(",\"");
+                body.push_str(key);
+                body.push_str("\":");
+                body.push_str(&json!(list).to_string());
+            }
         }
-        if !self.infos.is_empty() {
-            body["infos"] = json!(self.infos);
-        }
-        json_response(StatusCode::OK, &body)
+        body.push('}');
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 

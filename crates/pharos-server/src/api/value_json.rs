@@ -14,6 +14,7 @@ pub fn labels_json(l: &Labels) -> Json {
     Json::Object(m)
 }
 
+#[cfg(test)]
 fn ts(t: i64) -> Json {
     // Milliseconds as seconds with at most three decimals, without float noise.
     let secs = t.div_euclid(1000);
@@ -32,11 +33,6 @@ fn ts(t: i64) -> Json {
         }
     };
     Json::Number(n)
-}
-
-/// One `[ts, "value"]` pair.
-fn point(t: i64, f: f64) -> Json {
-    json!([ts(t), format_float(f)])
 }
 
 /// The bucket boundaries of a native histogram in the API's shape:
@@ -113,42 +109,138 @@ fn histogram_json(h: &FloatHistogram) -> Json {
     out
 }
 
-/// The `data` of a query response.
-pub fn query_data(v: &Value, eval_t: i64) -> Json {
-    let result = match v {
-        Value::Scalar(f) => point(eval_t, *f),
-        Value::String(s) => json!([ts(eval_t), s]),
-        Value::Vector(samples) => Json::Array(
-            samples
-                .iter()
-                .map(|s| match &s.h {
-                    Some(h) => json!({"metric": labels_json(&s.metric), "histogram": [ts(s.t), histogram_json(h)]}),
-                    None => json!({"metric": labels_json(&s.metric), "value": point(s.t, s.f)}),
-                })
-                .collect(),
-        ),
-        Value::Matrix(series) => Json::Array(
-            series
-                .iter()
-                .map(|s| {
-                    let mut o = json!({"metric": labels_json(&s.metric)});
-                    if !s.floats.is_empty() {
-                        o["values"] = Json::Array(s.floats.iter().map(|p| point(p.t, p.f)).collect());
+/// Appends `t` (ms) as JSON seconds: an integer, or up to three decimals without float noise.
+fn write_ts(t: i64, out: &mut String) {
+    use std::fmt::Write as _;
+    if t < 0 {
+        out.push('-');
+    }
+    let abs = t.unsigned_abs();
+    let (secs, ms) = (abs / 1000, abs % 1000);
+    let _ = write!(out, "{secs}");
+    if ms != 0 {
+        let frac = format!("{ms:03}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn write_str(s: &str, out: &mut String) {
+    // Serialising a &str into a Vec cannot fail; the fallback keeps the output valid JSON anyway.
+    match serde_json::to_string(s) {
+        Ok(lit) => out.push_str(&lit),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+fn write_labels(l: &Labels, out: &mut String) {
+    out.push('{');
+    for (i, x) in l.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(&x.name, out);
+        out.push(':');
+        write_str(&x.value, out);
+    }
+    out.push('}');
+}
+
+fn write_point(t: i64, f: f64, out: &mut String) {
+    out.push('[');
+    write_ts(t, out);
+    out.push_str(",\"");
+    out.push_str(&format_float(f));
+    out.push_str("\"]");
+}
+
+fn write_histogram_point(t: i64, h: &FloatHistogram, out: &mut String) {
+    out.push('[');
+    write_ts(t, out);
+    out.push(',');
+    out.push_str(&histogram_json(h).to_string());
+    out.push(']');
+}
+
+/// The `data` of a query response, serialised.
+///
+/// Written straight into one buffer rather than through a `serde_json::Value` tree: a range
+/// query can return hundreds of thousands of points, and building a tree costs several
+/// allocations per point, which profiling showed to dominate large responses.
+pub fn query_data(v: &Value, eval_t: i64) -> String {
+    let mut out = String::with_capacity(128);
+    out.push_str("{\"resultType\":\"");
+    out.push_str(v.value_type().api_name());
+    out.push_str("\",\"result\":");
+    match v {
+        Value::Scalar(f) => write_point(eval_t, *f, &mut out),
+        Value::String(s) => {
+            out.push('[');
+            write_ts(eval_t, &mut out);
+            out.push(',');
+            write_str(s, &mut out);
+            out.push(']');
+        }
+        Value::Vector(samples) => {
+            out.push('[');
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(&s.metric, &mut out);
+                match &s.h {
+                    Some(h) => {
+                        out.push_str(",\"histogram\":");
+                        write_histogram_point(s.t, h, &mut out);
                     }
-                    if !s.hists.is_empty() {
-                        o["histograms"] = Json::Array(
-                            s.hists
-                                .iter()
-                                .map(|p| json!([ts(p.t), histogram_json(&p.h)]))
-                                .collect(),
-                        );
+                    None => {
+                        out.push_str(",\"value\":");
+                        write_point(s.t, s.f, &mut out);
                     }
-                    o
-                })
-                .collect(),
-        ),
-    };
-    json!({"resultType": v.value_type().api_name(), "result": result})
+                }
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::Matrix(series) => {
+            let points: usize = series.iter().map(|s| s.floats.len()).sum();
+            out.reserve(points * 24);
+            out.push('[');
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(&s.metric, &mut out);
+                if !s.floats.is_empty() {
+                    out.push_str(",\"values\":[");
+                    for (j, p) in s.floats.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_point(p.t, p.f, &mut out);
+                    }
+                    out.push(']');
+                }
+                if !s.hists.is_empty() {
+                    out.push_str(",\"histograms\":[");
+                    for (j, p) in s.hists.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_histogram_point(p.t, &p.h, &mut out);
+                    }
+                    out.push(']');
+                }
+                out.push('}');
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+    out
 }
 
 #[cfg(test)]
@@ -207,6 +299,42 @@ mod tests {
     #[test]
     fn scalar_shape() {
         let d = query_data(&Value::Scalar(2.0), 1000);
-        assert_eq!(d.to_string(), r#"{"result":[1,"2"],"resultType":"scalar"}"#);
+        assert_eq!(d, r#"{"resultType":"scalar","result":[1,"2"]}"#);
+    }
+
+    #[test]
+    fn written_timestamps_match_the_tree_form() {
+        for t in [0, 1_000, 1_500, 1_435_781_451_781, 10, 999] {
+            let mut s = String::new();
+            write_ts(t, &mut s);
+            assert_eq!(s, ts(t).to_string());
+        }
+        let mut s = String::new();
+        write_ts(-1_500, &mut s);
+        assert_eq!(s, "-1.5");
+    }
+
+    #[test]
+    fn matrix_is_valid_json_with_escaped_labels() {
+        use pharos_promql::value::{FPoint, Series};
+        let m = Value::Matrix(vec![Series {
+            metric: Labels::from_pairs([("__name__", "a"), ("q", "x\"y")]),
+            floats: vec![
+                FPoint { t: 1_000, f: 1.5 },
+                FPoint {
+                    t: 2_250,
+                    f: f64::NAN,
+                },
+            ],
+            hists: vec![],
+            drop_name: false,
+        }]);
+        let parsed: Json = serde_json::from_str(&query_data(&m, 0)).expect("valid JSON");
+        assert_eq!(parsed["resultType"], "matrix");
+        assert_eq!(parsed["result"][0]["metric"]["q"], "x\"y");
+        assert_eq!(
+            parsed["result"][0]["values"][1].to_string(),
+            r#"[2.25,"NaN"]"#
+        );
     }
 }
