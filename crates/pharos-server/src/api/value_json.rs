@@ -147,11 +147,24 @@ fn write_labels(l: &Labels, out: &mut String) {
     out.push('}');
 }
 
+/// Appends a sample value as Prometheus's API renders it: plain decimal digits (shortest
+/// round-trip form) unless the magnitude is below 1e-6 or at least 1e21, where Go's exponent form
+/// is used.
+fn write_value(f: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    let abs = f.abs();
+    if f.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
+        let _ = write!(out, "{f}");
+    } else {
+        out.push_str(&format_float(f));
+    }
+}
+
 fn write_point(t: i64, f: f64, out: &mut String) {
     out.push('[');
     write_ts(t, out);
     out.push_str(",\"");
-    out.push_str(&format_float(f));
+    write_value(f, out);
     out.push_str("\"]");
 }
 
@@ -300,6 +313,22 @@ mod tests {
     fn scalar_shape() {
         let d = query_data(&Value::Scalar(2.0), 1000);
         assert_eq!(d, r#"{"resultType":"scalar","result":[1,"2"]}"#);
+    }
+
+    #[test]
+    fn values_like_prometheus_api() {
+        let v = |f: f64| {
+            let mut s = String::new();
+            write_value(f, &mut s);
+            s
+        };
+        assert_eq!(v(1.5), "1.5");
+        assert_eq!(v(0.00005), "0.00005");
+        assert_eq!(v(1e20), "100000000000000000000");
+        assert_eq!(v(1e-7), "1e-07");
+        assert_eq!(v(f64::NAN), "NaN");
+        assert_eq!(v(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(v(0.0), "0");
     }
 
     #[test]
