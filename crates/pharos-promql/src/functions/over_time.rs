@@ -216,35 +216,27 @@ pub fn ts_of_max_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
 
 /// `ts_of_first_over_time`.
 pub fn ts_of_first_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
-    let m = c.take_matrix(0);
-    let mut out = Vec::new();
-    for s in m {
-        let t = s
-            .floats
-            .first()
-            .map(|p| p.t)
-            .into_iter()
-            .chain(s.hists.first().map(|p| p.t))
-            .min();
-        if let Some(t) = t {
-            out.push(c.sample(s.metric, t as f64 / 1000.0, true));
-        }
-    }
-    Ok(Value::Vector(out))
+    ts_of_edge(c, false)
 }
 
 /// `ts_of_last_over_time`.
 pub fn ts_of_last_over_time(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
+    ts_of_edge(c, true)
+}
+
+/// The timestamp (in seconds) of the first or last sample of each series, floats and
+/// histograms together.
+fn ts_of_edge(c: &mut FnCall<'_>, last: bool) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
     let mut out = Vec::new();
     for s in m {
-        let t = s
-            .floats
-            .last()
-            .map(|p| p.t)
-            .into_iter()
-            .chain(s.hists.last().map(|p| p.t))
-            .max();
+        let (f, h) = if last {
+            (s.floats.last().map(|p| p.t), s.hists.last().map(|p| p.t))
+        } else {
+            (s.floats.first().map(|p| p.t), s.hists.first().map(|p| p.t))
+        };
+        let both = f.into_iter().chain(h);
+        let t = if last { both.max() } else { both.min() };
         if let Some(t) = t {
             out.push(c.sample(s.metric, t as f64 / 1000.0, true));
         }
