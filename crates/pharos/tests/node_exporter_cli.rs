@@ -59,6 +59,14 @@ fn unknown_flag_and_collector_fail_cleanly() {
 
     let o = run(&["node-exporter", "--log.level=loud"]);
     assert_eq!(o.status.code(), Some(2));
+
+    let o = run(&[
+        "node-exporter",
+        "--collector.arp.device-include=eth0",
+        "--collector.arp.device-exclude=lo",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("mutually exclusive"), "{}", stderr(&o));
 }
 
 #[test]

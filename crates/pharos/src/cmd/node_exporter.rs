@@ -325,6 +325,25 @@ impl FromArgMatches for Args {
         switches.sort_by_key(|s| s.0);
 
         let setting = |flag: &str| string(flag);
+        // node_exporter refuses these pairs at start-up; failing on every scrape instead would
+        // hide the mistake in a log line.
+        for (include, exclude) in [
+            (
+                "collector.netdev.device-include",
+                "collector.netdev.device-exclude",
+            ),
+            (
+                "collector.arp.device-include",
+                "collector.arp.device-exclude",
+            ),
+        ] {
+            if setting(include).is_some() && setting(exclude).is_some() {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--{include} and --{exclude} are mutually exclusive\n"),
+                ));
+            }
+        }
         let mount_timeout = match setting("collector.filesystem.mount-timeout") {
             Some(text) => Some(parse_go_duration(&text).ok_or_else(|| {
                 clap::Error::raw(
