@@ -228,24 +228,7 @@ fn ingest_protobuf(
                             SinkValue::Float(*v),
                         )?;
                     }
-                    add_sample(
-                        state,
-                        cache,
-                        out,
-                        &format!("{}_sum", fam.name),
-                        base(),
-                        ts,
-                        SinkValue::Float(*sum),
-                    )?;
-                    add_sample(
-                        state,
-                        cache,
-                        out,
-                        &format!("{}_count", fam.name),
-                        base(),
-                        ts,
-                        SinkValue::Float(*count),
-                    )?;
+                    add_sum_and_count(state, cache, out, &fam.name, base(), ts, *sum, *count)?;
                 }
                 MetricValue::Histogram {
                     count,
@@ -281,24 +264,7 @@ fn ingest_protobuf(
                             SinkValue::Float(*count),
                         )?;
                     }
-                    add_sample(
-                        state,
-                        cache,
-                        out,
-                        &format!("{}_sum", fam.name),
-                        base(),
-                        ts,
-                        SinkValue::Float(*sum),
-                    )?;
-                    add_sample(
-                        state,
-                        cache,
-                        out,
-                        &format!("{}_count", fam.name),
-                        base(),
-                        ts,
-                        SinkValue::Float(*count),
-                    )?;
+                    add_sum_and_count(state, cache, out, &fam.name, base(), ts, *sum, *count)?;
                 }
             }
         }
@@ -386,6 +352,40 @@ fn check_label_limits(settings: &IngestSettings<'_>, labels: &Labels) -> Result<
         }
     }
     Ok(())
+}
+
+/// The `_sum` and `_count` series shared by summaries and classic histograms.
+#[allow(clippy::too_many_arguments)]
+fn add_sum_and_count<'l>(
+    state: &mut State<'_, '_>,
+    cache: &mut ScrapeCache,
+    out: &mut Vec<SinkSample>,
+    family: &str,
+    labels: impl Iterator<Item = (&'l str, &'l str)> + Clone,
+    timestamp_ms: Option<i64>,
+    sum: f64,
+    count: f64,
+) -> Result<(), ScrapeError> {
+    let sum_name = format!("{family}_sum");
+    add_sample(
+        state,
+        cache,
+        out,
+        &sum_name,
+        labels.clone(),
+        timestamp_ms,
+        SinkValue::Float(sum),
+    )?;
+    let count_name = format!("{family}_count");
+    add_sample(
+        state,
+        cache,
+        out,
+        &count_name,
+        labels,
+        timestamp_ms,
+        SinkValue::Float(count),
+    )
 }
 
 fn add_sample<'l>(

@@ -501,31 +501,18 @@ fn linear_regression(p: &[FPoint], intercept_t: i64) -> (f64, f64) {
 
 /// `deriv`.
 pub fn deriv(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
-    let m = c.take_matrix(0);
-    let pos = c.arg_pos(0);
-    let mut out = Vec::new();
-    for s in m {
-        if !s.hists.is_empty() && !s.floats.is_empty() {
-            c.annotations.info(
-                format!(
-                    "ignored histograms in a range vector for metric name {:?}",
-                    name_of(&s)
-                ),
-                pos,
-            );
-        }
-        if s.floats.len() < 2 {
-            continue;
-        }
-        let (slope, _) = linear_regression(&s.floats, s.floats[0].t);
-        out.push(c.sample(s.metric, slope, true));
-    }
-    Ok(Value::Vector(out))
+    regression_per_series(c, None)
 }
 
 /// `predict_linear(range, seconds)`.
 pub fn predict_linear(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
     let d = c.scalar(1);
+    regression_per_series(c, Some(d))
+}
+
+/// Fits a line through each series' float samples: the slope (`deriv`, `predict_for` None), or
+/// the value predicted `predict_for` seconds after the evaluation time (`predict_linear`).
+fn regression_per_series(c: &mut FnCall<'_>, predict_for: Option<f64>) -> Result<Value, EvalError> {
     let m = c.take_matrix(0);
     let pos = c.arg_pos(0);
     let mut out = Vec::new();
@@ -542,8 +529,14 @@ pub fn predict_linear(c: &mut FnCall<'_>) -> Result<Value, EvalError> {
         if s.floats.len() < 2 {
             continue;
         }
-        let (slope, intercept) = linear_regression(&s.floats, c.ts);
-        out.push(c.sample(s.metric, slope * d + intercept, true));
+        let v = match predict_for {
+            None => linear_regression(&s.floats, s.floats[0].t).0,
+            Some(d) => {
+                let (slope, intercept) = linear_regression(&s.floats, c.ts);
+                slope * d + intercept
+            }
+        };
+        out.push(c.sample(s.metric, v, true));
     }
     Ok(Value::Vector(out))
 }
