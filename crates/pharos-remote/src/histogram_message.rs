@@ -2,6 +2,7 @@
 //! carry bucket deltas, float histograms absolute counts; both become a
 //! [`FloatHistogram`].
 
+use pharos_model::protobuf::messages::decode_span;
 use pharos_model::protobuf::wire::{unzigzag, Reader, FIXED64, LEN, VARINT};
 use pharos_model::{FloatHistogram, ParseError, Span};
 
@@ -83,32 +84,6 @@ pub fn decode_histogram(mut r: Reader<'_>) -> Result<(i64, FloatHistogram), Pars
         .and_then(|()| check_spans(&h.negative_spans, h.negative_buckets.len(), "negative"))
         .map_err(|m| r.error(m))?;
     Ok((t, h))
-}
-
-fn decode_span(mut r: Reader<'_>) -> Result<Span, ParseError> {
-    let mut span = Span {
-        offset: 0,
-        length: 0,
-    };
-    while !r.is_empty() {
-        let (field, wt) = r.key()?;
-        match field {
-            1 => {
-                r.expect(wt, VARINT, "BucketSpan.offset")?;
-                let v = unzigzag(r.varint()?);
-                span.offset = i32::try_from(v)
-                    .map_err(|_| r.error(format!("span offset {v} out of range")))?;
-            }
-            2 => {
-                r.expect(wt, VARINT, "BucketSpan.length")?;
-                let v = r.varint()?;
-                span.length = u32::try_from(v)
-                    .map_err(|_| r.error(format!("span length {v} out of range")))?;
-            }
-            _ => r.skip(wt)?,
-        }
-    }
-    Ok(span)
 }
 
 fn accumulate(deltas: &[i64]) -> Vec<f64> {

@@ -452,8 +452,10 @@ fn decode_bucket<'a>(mut r: Reader<'a>) -> Result<BucketMessage<'a>, ParseError>
     Ok(b)
 }
 
-fn decode_span(mut r: Reader<'_>) -> Result<Span, ParseError> {
-    let mut s = Span {
+/// Decodes a `BucketSpan`, the same message in the exposition and remote write protocols.
+/// Values outside the span's integer ranges are errors, not silently truncated.
+pub fn decode_span(mut r: Reader<'_>) -> Result<Span, ParseError> {
+    let mut span = Span {
         offset: 0,
         length: 0,
     };
@@ -462,16 +464,20 @@ fn decode_span(mut r: Reader<'_>) -> Result<Span, ParseError> {
         match field {
             1 => {
                 r.expect(wt, VARINT, "BucketSpan.offset")?;
-                s.offset = unzigzag(r.varint()?) as i32;
+                let v = unzigzag(r.varint()?);
+                span.offset = i32::try_from(v)
+                    .map_err(|_| r.error(format!("span offset {v} out of range")))?;
             }
             2 => {
                 r.expect(wt, VARINT, "BucketSpan.length")?;
-                s.length = r.varint()? as u32;
+                let v = r.varint()?;
+                span.length = u32::try_from(v)
+                    .map_err(|_| r.error(format!("span length {v} out of range")))?;
             }
             _ => r.skip(wt)?,
         }
     }
-    Ok(s)
+    Ok(span)
 }
 
 fn decode_exemplar<'a>(mut r: Reader<'a>) -> Result<ExemplarMessage<'a>, ParseError> {
