@@ -18,6 +18,7 @@ use crate::discovery::http::HttpSdConfig;
 use crate::discovery::static_sd::StaticConfig;
 use crate::http_fields::with_http_client_fields;
 use crate::relabel::RelabelConfig;
+use crate::unsupported_sd::{self, UnsupportedSd};
 
 /// Why a scrape config is unusable; messages match Prometheus's where it has one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -260,6 +261,82 @@ with_http_client_fields! {
         http_sd_configs: Vec<HttpSdConfig>,
         #[serde(default)]
         dns_sd_configs: Vec<DnsSdConfig>,
+        // Read only to be refused with a clear message; see `unsupported_sd`.
+        #[serde(default, deserialize_with = "unsupported_sd::azure")]
+        #[allow(dead_code)]
+        azure_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::consul")]
+        #[allow(dead_code)]
+        consul_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::digitalocean")]
+        #[allow(dead_code)]
+        digitalocean_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::docker")]
+        #[allow(dead_code)]
+        docker_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::dockerswarm")]
+        #[allow(dead_code)]
+        dockerswarm_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::ec2")]
+        #[allow(dead_code)]
+        ec2_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::eureka")]
+        #[allow(dead_code)]
+        eureka_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::gce")]
+        #[allow(dead_code)]
+        gce_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::hetzner")]
+        #[allow(dead_code)]
+        hetzner_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::ionos")]
+        #[allow(dead_code)]
+        ionos_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::kubernetes")]
+        #[allow(dead_code)]
+        kubernetes_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::kuma")]
+        #[allow(dead_code)]
+        kuma_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::lightsail")]
+        #[allow(dead_code)]
+        lightsail_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::linode")]
+        #[allow(dead_code)]
+        linode_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::marathon")]
+        #[allow(dead_code)]
+        marathon_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::nerve")]
+        #[allow(dead_code)]
+        nerve_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::nomad")]
+        #[allow(dead_code)]
+        nomad_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::openstack")]
+        #[allow(dead_code)]
+        openstack_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::ovhcloud")]
+        #[allow(dead_code)]
+        ovhcloud_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::puppetdb")]
+        #[allow(dead_code)]
+        puppetdb_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::scaleway")]
+        #[allow(dead_code)]
+        scaleway_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::serverset")]
+        #[allow(dead_code)]
+        serverset_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::triton")]
+        #[allow(dead_code)]
+        triton_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::uyuni")]
+        #[allow(dead_code)]
+        uyuni_sd_configs: Option<UnsupportedSd>,
+        #[serde(default, deserialize_with = "unsupported_sd::vultr")]
+        #[allow(dead_code)]
+        vultr_sd_configs: Option<UnsupportedSd>,
         #[serde(default)]
         relabel_configs: Vec<RelabelConfig>,
         #[serde(default)]
@@ -529,6 +606,31 @@ impl RawScrapeConfig {
             file_sd_configs: Vec::new(),
             http_sd_configs: Vec::new(),
             dns_sd_configs: Vec::new(),
+            azure_sd_configs: None,
+            consul_sd_configs: None,
+            digitalocean_sd_configs: None,
+            docker_sd_configs: None,
+            dockerswarm_sd_configs: None,
+            ec2_sd_configs: None,
+            eureka_sd_configs: None,
+            gce_sd_configs: None,
+            hetzner_sd_configs: None,
+            ionos_sd_configs: None,
+            kubernetes_sd_configs: None,
+            kuma_sd_configs: None,
+            lightsail_sd_configs: None,
+            linode_sd_configs: None,
+            marathon_sd_configs: None,
+            nerve_sd_configs: None,
+            nomad_sd_configs: None,
+            openstack_sd_configs: None,
+            ovhcloud_sd_configs: None,
+            puppetdb_sd_configs: None,
+            scaleway_sd_configs: None,
+            serverset_sd_configs: None,
+            triton_sd_configs: None,
+            uyuni_sd_configs: None,
+            vultr_sd_configs: None,
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             basic_auth: None,
@@ -558,6 +660,43 @@ pub fn check_unique_job_names(configs: &[ScrapeConfig]) -> Result<(), ScrapeConf
         }
     }
     Ok(())
+}
+
+/// Like [`check_unique_job_names`], and the error names the line of the repeated `job_name`
+/// in `text` (the YAML the configs were read from) when it is written in block style, so the
+/// mistake can be found in a long file.
+pub fn check_unique_job_names_in(
+    configs: &[ScrapeConfig],
+    text: &str,
+) -> Result<(), ScrapeConfigError> {
+    let Err(e) = check_unique_job_names(configs) else {
+        return Ok(());
+    };
+    let mut seen = std::collections::HashSet::new();
+    let Some(dup) = configs
+        .iter()
+        .map(|c| c.job_name.as_str())
+        .find(|n| !seen.insert(*n))
+    else {
+        return Err(e);
+    };
+    let line = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            let l = l.strip_prefix('-').unwrap_or(l).trim_start();
+            l.strip_prefix("job_name:").is_some_and(|v| {
+                let v = v.split(" #").next().unwrap_or("").trim();
+                v.trim_matches('"') == dup || v.trim_matches('\'') == dup
+            })
+        })
+        .nth(1)
+        .map(|(i, _)| i + 1);
+    match line {
+        Some(n) => invalid(format!("line {n}: {e}")),
+        None => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -727,6 +866,10 @@ scrape_configs:
                 "duplicated protocol in scrape_protocols, got [PrometheusProto PrometheusProto]",
             ),
             ("scrape_configs:\n  - job_name: x\n    scheme: ftp\n", "invalid scheme \"ftp\""),
+            (
+                "scrape_configs:\n  - job_name: x\n    kubernetes_sd_configs:\n      - role: pod\n",
+                "line 4 column 7: kubernetes_sd_configs is not supported yet by pharos; supported service discovery: static_configs, file_sd_configs, http_sd_configs, dns_sd_configs",
+            ),
             ("scrape_configs:\n  - job_name: x\n    scrape_interval: 5\n", "not a valid duration string: \"5\""),
             ("scrape_configs:\n  - job_name: x\n    bearer_token: a\n    bearer_token_file: b\n", "at most one of bearer_token & bearer_token_file must be configured"),
             ("scrape_configs:\n  - job_name: x\n    relabel_configs:\n      - action: hashmod\n        target_label: a\n", "relabel configuration for hashmod requires non-zero modulus"),
@@ -735,6 +878,36 @@ scrape_configs:
             let err = load_err(yaml);
             assert!(err.contains(want), "{yaml}\nwant {want:?}\ngot  {err}");
         }
+    }
+
+    #[test]
+    fn duplicate_job_names_are_located() {
+        let text = "scrape_configs:\n  - job_name: a\n  - job_name: \"b\"\n  # job_name: b\n  -   job_name: 'b' # again\n";
+        let configs = load(text).err();
+        assert!(configs.is_some_and(|e| e.contains("multiple scrape configs")));
+        let configs: Vec<ScrapeConfig> = ["a", "b", "b"]
+            .iter()
+            .filter_map(|n| ScrapeConfig::new(n).ok())
+            .collect();
+        let err = check_unique_job_names_in(&configs, text)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("line 5: found multiple scrape configs with job name \"b\"")
+        );
+        let flow = "scrape_configs: [{job_name: a}, {job_name: a}]\n";
+        let configs: Vec<ScrapeConfig> = ["a", "a"]
+            .iter()
+            .filter_map(|n| ScrapeConfig::new(n).ok())
+            .collect();
+        let err = check_unique_job_names_in(&configs, flow)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("found multiple scrape configs with job name \"a\"")
+        );
     }
 
     #[test]

@@ -136,7 +136,10 @@ fn ingest_text(
                 family.clear();
                 family.push_str(&name);
                 family_type = Some(metric_type);
+                cache.note_metadata(&name, 0, metadata_type_name(metric_type));
             }
+            Entry::Help { name, help } => cache.note_metadata(&name, 1, &help),
+            Entry::Unit { name, unit } => cache.note_metadata(&name, 2, unit),
             Entry::Series(s) => {
                 if flavor == TextFlavor::OpenMetrics
                     && is_created_series(&s.name, &family, family_type)
@@ -144,6 +147,7 @@ fn ingest_text(
                     continue;
                 }
                 let labels = s.labels.iter().map(|(n, v)| (&**n, &**v));
+                let before = out.len();
                 add_sample(
                     state,
                     cache,
@@ -153,11 +157,30 @@ fn ingest_text(
                     s.timestamp_ms,
                     SinkValue::Float(s.value),
                 )?;
+                // The sample just pushed (if relabeling kept it) carries the final labels.
+                if let (Some(ex), Some(last)) =
+                    (&s.exemplar, out.last().filter(|_| out.len() > before))
+                {
+                    cache.push_exemplar(crate::sink::SinkExemplar {
+                        series: last.labels.clone(),
+                        labels: Labels::from_pairs(ex.labels.iter().map(|(n, v)| (&**n, &**v))),
+                        value: ex.value,
+                        t: ex.timestamp_ms.unwrap_or(state.scrape_time_ms),
+                    });
+                }
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// A type as the metadata APIs spell it: Prometheus reports untyped families as `unknown`.
+fn metadata_type_name(t: MetricType) -> &'static str {
+    match t {
+        MetricType::Untyped => "unknown",
+        other => other.as_text(),
+    }
 }
 
 /// Formats a bucket bound or quantile like Prometheus's protobuf parser: integral values get
@@ -189,6 +212,8 @@ fn ingest_protobuf(
             position: format!("protobuf metric family #{} ({:?})", index + 1, msg.name),
             message: e.message().to_string(),
         })?;
+        cache.note_metadata(&fam.name, 0, metadata_type_name(fam.metric_type));
+        cache.note_metadata(&fam.name, 1, &fam.help);
         for m in &fam.metrics {
             let base = || m.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
             let ts = m.timestamp_ms;
@@ -418,6 +443,18 @@ fn add_sample<'l>(
                 None => return Ok(()),
             }
         }
+        None if state.over_limit => {
+            // The scrape already failed its sample limit and will be undone, so new series
+            // are only counted, never cached: a target exposing millions of series must not
+            // grow memory with label sets that are thrown away. Without metric relabeling
+            // every series survives, so there is nothing to build.
+            if settings.metric_relabel_configs.is_empty()
+                || build_labels(settings, name, labels).is_some()
+            {
+                state.counts.post_relabel += 1;
+            }
+            return Ok(());
+        }
         None => {
             let built = build_labels(settings, name, labels);
             if let Some(l) = &built {
@@ -486,6 +523,44 @@ mod tests {
             &mut out,
         )?;
         Ok((counts, out))
+    }
+
+    #[test]
+    fn metadata_and_exemplars_are_kept_for_the_apis() {
+        let target = Labels::from_pairs([("job", "j")]);
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        cache.begin_iteration();
+        let mut out = Vec::new();
+        let body = "# HELP req Requests.\n# TYPE req counter\nreq_total 3 # {trace_id=\"t1\"} 1.5 2.5\n# TYPE t_celsius gauge\n# UNIT t_celsius celsius\nt_celsius{a=\"b\"} 1 # {x=\"y\"} 4\n# EOF\n";
+        ingest(
+            body.as_bytes(),
+            ExpositionFormat::OpenMetrics1_0_0,
+            1000,
+            &s,
+            &mut cache,
+            &mut out,
+        )
+        .expect("valid body");
+        let md = cache.take_metadata_update().expect("metadata changed");
+        assert_eq!(md.len(), 2);
+        assert_eq!(
+            (
+                md[0].metric.as_str(),
+                md[0].metric_type.as_str(),
+                md[0].help.as_str()
+            ),
+            ("req", "counter", "Requests.")
+        );
+        assert_eq!(md[1].unit, "celsius");
+        assert!(cache.take_metadata_update().is_none(), "unchanged since");
+        let ex = cache.take_exemplars();
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[0].series.get("job"), Some("j"));
+        assert_eq!(ex[0].labels.get("trace_id"), Some("t1"));
+        assert_eq!((ex[0].value, ex[0].t), (1.5, 2500));
+        // Without its own timestamp an exemplar takes the scrape's.
+        assert_eq!((ex[1].value, ex[1].t), (4.0, 1000));
     }
 
     #[test]
@@ -648,6 +723,44 @@ mod tests {
             err.starts_with("label_name_length_limit exceeded (metric: a, label name: __name__"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn series_past_the_sample_limit_are_counted_not_cached() {
+        let target = Labels::from_pairs([("job", "j")]);
+        let body: String = (0..1000).map(|i| format!("s{{n=\"{i}\"}} 1\n")).collect();
+        let s = IngestSettings {
+            sample_limit: 10,
+            ..settings(&target, &[])
+        };
+        let mut cache = ScrapeCache::new();
+        let err = run(&body, &s, &mut cache)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "sample limit exceeded: 1000 samples, sample_limit is 10"
+        );
+        assert!(cache.len() <= 11, "{} cached", cache.len());
+        // With relabeling the survivors are still counted exactly.
+        let rules: Vec<RelabelConfig> =
+            serde_saphyr::from_str("- source_labels: [n]\n  regex: '.*5'\n  action: drop\n")
+                .unwrap_or_default();
+        let s = IngestSettings {
+            sample_limit: 10,
+            ..settings(&target, &rules)
+        };
+        let mut cache = ScrapeCache::new();
+        let err = run(&body, &s, &mut cache)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "sample limit exceeded: 900 samples, sample_limit is 10"
+        );
+        assert!(cache.len() <= 13, "{} cached", cache.len());
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod scraper;
 pub mod sink;
 pub mod target;
 pub mod target_status;
+mod unsupported_sd;
 
 pub use byte_size::ByteSize;
 pub use config::{
@@ -32,6 +33,6 @@ pub use pool::{PoolOptions, PoolState, RunningPool, ScrapePool};
 pub use relabel::{relabel, RelabelConfig};
 pub use scrape_error::ScrapeError;
 pub use scrape_loop::{ScrapeLoop, ScrapeReport};
-pub use sink::{MemorySink, ScrapeSink, SinkError, SinkSample, SinkValue};
+pub use sink::{MemorySink, ScrapeSink, SinkError, SinkExemplar, SinkSample, SinkValue};
 pub use target::Target;
 pub use target_status::{ActiveTarget, DroppedTarget, Health};

@@ -21,6 +21,9 @@ pub struct ScrapeManager {
     sink: Arc<dyn ScrapeSink>,
     options: PoolOptions,
     pools: BTreeMap<String, ManagedPool>,
+    /// Pools started (or tried) since the manager was created, for
+    /// `prometheus_target_scrape_pools_total`.
+    creation_attempts: u64,
 }
 
 /// The targets of every pool, in the shape `/api/v1/targets` groups them.
@@ -37,6 +40,7 @@ impl ScrapeManager {
             sink,
             options,
             pools: BTreeMap::new(),
+            creation_attempts: 0,
         }
     }
 
@@ -65,6 +69,7 @@ impl ScrapeManager {
             if self.pools.contains_key(name) {
                 continue;
             }
+            self.creation_attempts += 1;
             match RunningPool::start(cfg.clone(), self.sink.clone(), self.options.clone()) {
                 Ok(pool) => {
                     self.pools.insert(
@@ -79,6 +84,12 @@ impl ScrapeManager {
             }
         }
         errors
+    }
+
+    /// How many pools have been started or tried since the manager was created (a counter,
+    /// as Prometheus reports it).
+    pub fn pool_creation_attempts(&self) -> u64 {
+        self.creation_attempts
     }
 
     /// Names of the running pools.

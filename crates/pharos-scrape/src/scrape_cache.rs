@@ -31,6 +31,12 @@ pub struct ScrapeCache {
     iter: u64,
     /// Reused buffer for building lookup keys.
     key: Vec<u8>,
+    /// HELP, TYPE and UNIT per family name as (type, help, unit), from the scrapes so far.
+    metadata: std::collections::BTreeMap<String, (String, String, String)>,
+    /// Whether `metadata` changed since [`ScrapeCache::take_metadata_update`] last ran.
+    metadata_changed: bool,
+    /// Exemplars of the scrape in progress, handed to the sink with its samples.
+    exemplars: Vec<crate::sink::SinkExemplar>,
 }
 
 /// How many scrapes a series may be absent before its cache entry is forgotten. Keeping it a
@@ -46,11 +52,65 @@ impl ScrapeCache {
     /// Starts a scrape iteration; call once before ingesting each scrape's body.
     pub fn begin_iteration(&mut self) {
         self.iter += 1;
+        self.exemplars.clear();
     }
 
     /// The current iteration.
     pub(crate) fn iteration(&self) -> u64 {
         self.iter
+    }
+
+    /// Keeps an exemplar of the scrape in progress.
+    pub(crate) fn push_exemplar(&mut self, e: crate::sink::SinkExemplar) {
+        self.exemplars.push(e);
+    }
+
+    /// The exemplars of the scrape in progress, leaving none behind.
+    pub fn take_exemplars(&mut self) -> Vec<crate::sink::SinkExemplar> {
+        std::mem::take(&mut self.exemplars)
+    }
+
+    /// Records one metadata field of a family: `which` 0 is the type, 1 the help, 2 the unit.
+    /// Families keep what earlier scrapes reported until the target says otherwise.
+    pub(crate) fn note_metadata(&mut self, family: &str, which: u8, value: &str) {
+        let entry = match self.metadata.get_mut(family) {
+            Some(e) => e,
+            None => {
+                self.metadata_changed = true;
+                self.metadata
+                    .entry(family.to_string())
+                    .or_insert_with(|| ("unknown".to_string(), String::new(), String::new()))
+            }
+        };
+        let slot = match which {
+            0 => &mut entry.0,
+            1 => &mut entry.1,
+            _ => &mut entry.2,
+        };
+        if slot != value {
+            *slot = value.to_string();
+            self.metadata_changed = true;
+        }
+    }
+
+    /// The metadata list when it changed since the last call, sorted by family.
+    pub fn take_metadata_update(&mut self) -> Option<Vec<crate::target_status::FamilyMetadata>> {
+        if !std::mem::take(&mut self.metadata_changed) {
+            return None;
+        }
+        Some(
+            self.metadata
+                .iter()
+                .map(
+                    |(metric, (t, help, unit))| crate::target_status::FamilyMetadata {
+                        metric: metric.clone(),
+                        metric_type: t.clone(),
+                        help: help.clone(),
+                        unit: unit.clone(),
+                    },
+                )
+                .collect(),
+        )
     }
 
     /// Number of cached series.

@@ -200,7 +200,12 @@ impl ScrapeLoop {
             });
         }
         self.reported = true;
-        let error = match self.sink.append_batch(&self.batch) {
+        let exemplars = if error.is_none() {
+            self.cache.take_exemplars()
+        } else {
+            Vec::new()
+        };
+        let error = match self.sink.append_scrape(&self.batch, &exemplars) {
             Ok(()) => error,
             Err(e) => error.or(Some(ScrapeError::Storage(e.0))),
         };
@@ -213,6 +218,9 @@ impl ScrapeLoop {
             h.last_error = error.as_ref().map(ToString::to_string).unwrap_or_default();
             h.last_scrape = Some(start);
             h.last_scrape_duration = duration;
+            if let Some(md) = self.cache.take_metadata_update() {
+                h.metadata = std::sync::Arc::new(md);
+            }
         }
         ScrapeReport {
             start,

@@ -26,6 +26,19 @@ pub struct SinkSample {
     pub value: SinkValue,
 }
 
+/// An exemplar exposed with one scraped series (OpenMetrics), for sinks that keep them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SinkExemplar {
+    /// The final labels of the series it belongs to.
+    pub series: Labels,
+    /// The exemplar's own labels, e.g. `trace_id`.
+    pub labels: Labels,
+    /// The observed value.
+    pub value: f64,
+    /// Milliseconds since the epoch; the scrape time when the target gave none.
+    pub t: i64,
+}
+
 /// Why the sink refused a batch; the scrape is then reported as failed with this text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -36,6 +49,17 @@ pub struct SinkError(pub String);
 pub trait ScrapeSink: Send + Sync + 'static {
     /// Stores one scrape's samples (including report series and staleness markers).
     fn append_batch(&self, samples: &[SinkSample]) -> Result<(), SinkError>;
+
+    /// Stores one scrape's samples together with the exemplars exposed with them. Sinks that
+    /// keep no exemplars need not implement it: the default stores the samples only.
+    fn append_scrape(
+        &self,
+        samples: &[SinkSample],
+        exemplars: &[SinkExemplar],
+    ) -> Result<(), SinkError> {
+        let _ = exemplars;
+        self.append_batch(samples)
+    }
 }
 
 /// Keeps every sample in memory, in arrival order.

@@ -1,6 +1,7 @@
 //! Target health as the `/api/v1/targets` endpoint shows it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pharos_http::PromDuration;
@@ -22,6 +23,19 @@ pub enum Health {
     Down,
 }
 
+/// HELP, TYPE and UNIT of one metric family as a target exposes it, for the metadata APIs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FamilyMetadata {
+    /// The family name.
+    pub metric: String,
+    /// The type as Prometheus spells it (`counter`, `gauge`, ... `unknown`).
+    pub metric_type: String,
+    /// The help text.
+    pub help: String,
+    /// The unit (OpenMetrics), often empty.
+    pub unit: String,
+}
+
 /// What the scrape loop reports about its target after every scrape.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScrapeHealth {
@@ -33,6 +47,8 @@ pub struct ScrapeHealth {
     pub last_scrape: Option<SystemTime>,
     /// How long the last scrape took.
     pub last_scrape_duration: Duration,
+    /// Metric metadata from the target's latest successful scrapes, sorted by family.
+    pub metadata: Arc<Vec<FamilyMetadata>>,
 }
 
 /// One active target in the `/api/v1/targets` shape.
@@ -61,6 +77,9 @@ pub struct ActiveTarget {
     pub scrape_interval: String,
     /// The scrape timeout, e.g. `10s`.
     pub scrape_timeout: String,
+    /// Metric metadata the target exposes (served by the metadata APIs, not `/targets`).
+    #[serde(skip)]
+    pub metadata: Arc<Vec<FamilyMetadata>>,
 }
 
 /// One dropped target in the `/api/v1/targets` shape.
@@ -166,6 +185,7 @@ impl ActiveTarget {
             health: health.health,
             scrape_interval: PromDuration::new(target.interval).to_string(),
             scrape_timeout: PromDuration::new(target.timeout).to_string(),
+            metadata: health.metadata.clone(),
         }
     }
 }

@@ -1,16 +1,16 @@
 //! `prometheus.yml`: the server's configuration file, read with Prometheus's rules (unknown
 //! fields are errors, scrape configs inherit the `global` block, job names are unique).
 //!
-//! Sections the server does not implement yet (`remote_write`, `remote_read` and a few others)
+//! Sections the server does not implement yet (`storage`, `tracing` and a few others)
 //! are rejected with a clear message instead of being silently ignored, so a user never believes
-//! data is being forwarded when it is not. `alerting` is parsed and validated (see
-//! [`crate::alerting`]) and the server warns that nothing is sent yet.
+//! data is being forwarded when it is not. `alerting` configures the notifier (see
+//! [`crate::alerting`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pharos_http::PromDuration;
-use pharos_scrape::config::check_unique_job_names;
+use pharos_scrape::config::check_unique_job_names_in;
 use pharos_scrape::{ByteSize, GlobalScrapeDefaults, ScrapeConfig, ScrapeProtocol};
 use serde::{Deserialize, Serialize};
 
@@ -97,9 +97,9 @@ struct RawConfig {
     #[serde(default)]
     alerting: Option<AlertingConfig>,
     #[serde(default)]
-    remote_write: Option<serde_json::Value>,
+    remote_write: Option<Vec<pharos_remote::RemoteWriteConfig>>,
     #[serde(default)]
-    remote_read: Option<serde_json::Value>,
+    remote_read: Option<Vec<pharos_remote::read_config::RemoteReadConfig>>,
     #[serde(default)]
     storage: Option<serde_json::Value>,
     #[serde(default)]
@@ -130,13 +130,17 @@ pub struct GlobalConfig {
 pub struct Config {
     /// The global block.
     pub global: GlobalConfig,
-    /// Rule file globs, relative to the configuration file's directory (kept for when rule
-    /// evaluation lands).
+    /// Rule file globs, made absolute against the configuration file's directory; the rule
+    /// manager expands them on every (re)load.
     pub rule_files: Vec<String>,
     /// Scrape configs with the global defaults applied and paths made absolute.
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Where alerts would go (parsed and validated; nothing is sent yet, see [`crate::alerting`]).
+    /// Where alerts go (see [`crate::alerting`]).
     pub alerting: AlertingConfig,
+    /// Remote read endpoints that queries merge with local data.
+    pub remote_read: Vec<pharos_remote::read_config::RemoteReadConfig>,
+    /// Where the WAL is forwarded, one queue per entry.
+    pub remote_write: Vec<pharos_remote::RemoteWriteConfig>,
 }
 
 impl Config {
@@ -164,8 +168,6 @@ impl Config {
             })?
         };
         let unsupported = [
-            (raw.remote_write.is_some(), "remote_write"),
-            (raw.remote_read.is_some(), "remote_read"),
             (raw.storage.is_some(), "storage"),
             (raw.tracing.is_some(), "tracing"),
             (raw.otlp.is_some(), "otlp"),
@@ -187,15 +189,17 @@ impl Config {
             return Err(ConfigError::Unsupported(section));
         }
         let global = build_global(raw.global.unwrap_or_default())?;
-        let alerting = raw.alerting.unwrap_or_default();
+        let mut alerting = raw.alerting.unwrap_or_default();
         alerting.validate().map_err(ConfigError::Invalid)?;
+        alerting.set_directory(dir);
         let mut scrape_configs = raw.scrape_configs.unwrap_or_default();
         for sc in &mut scrape_configs {
             sc.apply_global(&global.scrape)
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             sc.set_directory(dir);
         }
-        check_unique_job_names(&scrape_configs).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        check_unique_job_names_in(&scrape_configs, text)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let raw_rule_files = raw.rule_files.unwrap_or_default();
         for rf in &raw_rule_files {
             if rf.trim().is_empty() {
@@ -212,11 +216,25 @@ impl Config {
                 }
             })
             .collect();
+        let mut remote_read = raw.remote_read.unwrap_or_default();
+        for rr in &mut remote_read {
+            rr.set_directory(dir);
+        }
+        pharos_remote::read_config::check_unique_names(&remote_read)
+            .map_err(ConfigError::Invalid)?;
+        let mut remote_write = raw.remote_write.unwrap_or_default();
+        for rw in &mut remote_write {
+            rw.set_directory(dir);
+        }
+        pharos_remote::write_config::check_unique_names(&remote_write)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(Config {
             global,
             rule_files,
             scrape_configs,
             alerting,
+            remote_read,
+            remote_write,
         })
     }
 
@@ -254,6 +272,10 @@ struct ConfigDoc<'a> {
     alerting: &'a AlertingConfig,
     #[serde(skip_serializing_if = "<[ScrapeConfig]>::is_empty")]
     scrape_configs: &'a [ScrapeConfig],
+    #[serde(skip_serializing_if = "<[pharos_remote::RemoteWriteConfig]>::is_empty")]
+    remote_write: &'a [pharos_remote::RemoteWriteConfig],
+    #[serde(skip_serializing_if = "<[pharos_remote::read_config::RemoteReadConfig]>::is_empty")]
+    remote_read: &'a [pharos_remote::read_config::RemoteReadConfig],
 }
 
 fn is_default_alerting(a: &&AlertingConfig) -> bool {
@@ -277,6 +299,8 @@ impl Config {
             rule_files: &self.rule_files,
             alerting: &self.alerting,
             scrape_configs: &self.scrape_configs,
+            remote_write: &self.remote_write,
+            remote_read: &self.remote_read,
         };
         serde_saphyr::to_string(&doc)
             .map_err(|e| ConfigError::Invalid(format!("writing configuration as YAML: {e}")))
@@ -371,6 +395,28 @@ mod tests {
     }
 
     #[test]
+    fn remote_read_loads_and_shows_redacted() {
+        let c = parse(
+            "remote_read:\n  - url: http://r:9090/api/v1/read\n    name: r\n    read_recent: true\n    headers:\n      X-Scope-OrgID: tenant\n    basic_auth:\n      username: u\n      password: hunter2\n",
+        )
+        .unwrap();
+        assert_eq!(c.remote_read.len(), 1);
+        assert!(c.remote_read[0].read_recent);
+        let y = c.to_yaml().unwrap();
+        assert!(y.contains("remote_read:"), "{y}");
+        assert!(!y.contains("hunter2") && !y.contains("tenant"), "{y}");
+        assert_eq!(parse(&y).unwrap().remote_read.len(), 1);
+        let e = parse(
+            "remote_read:\n  - url: http://a/\n    name: x\n  - url: http://b/\n    name: x\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("multiple remote read configs"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn yaml_output_redacts_secrets_and_parses_back() {
         let c = parse(
             "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: hunter2\n    static_configs:\n      - targets: ['h:1']\n",
@@ -425,10 +471,14 @@ mod tests {
     fn unsupported_sections_are_refused() {
         let e = parse("storage:\n  tsdb: {}\n").unwrap_err().to_string();
         assert!(e.contains("storage is not supported yet"), "{e}");
-        let e = parse("remote_write:\n  - url: http://x/\n")
+        let c = parse("remote_write:\n  - url: http://x/\n    basic_auth:\n      username: u\n      password: hunter2\n").unwrap();
+        assert_eq!(c.remote_write.len(), 1);
+        let y = c.to_yaml().unwrap();
+        assert!(y.contains("remote_write") && !y.contains("hunter2"), "{y}");
+        let e = parse("remote_write:\n  - url: http://x/\n    sigv4: {}\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("remote_write"), "{e}");
+        assert!(e.contains("sigv4"), "{e}");
     }
 
     #[test]

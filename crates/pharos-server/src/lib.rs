@@ -3,14 +3,17 @@
 //! endpoints and the server's own metrics.
 //!
 //! Not implemented yet: rule evaluation and alerting (rule files and Alertmanagers are parsed,
-//! and a warning says nothing is evaluated or sent), remote write and read (refused in the
-//! configuration rather than ignored), the web UI.
+//! and a warning says nothing is evaluated or sent), the web UI. Remote read is served
+//! (`api::remote_read_api`) and used: queries read through [`fanout`], which merges local data
+//! with every `remote_read` endpoint.
 
 pub mod alerting;
 pub mod api;
 pub mod config;
+pub mod fanout;
 pub mod federation;
 pub mod query_log;
+pub mod remote_write_queues;
 pub mod routes;
 pub mod self_metrics;
 pub mod server;

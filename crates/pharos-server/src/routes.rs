@@ -1,5 +1,5 @@
-//! The URL map of the server: API v1, lifecycle endpoints and `/metrics`, under the route
-//! prefix.
+//! The URL map of the server: API v1, lifecycle endpoints, `/metrics` and the web UI, under the
+//! route prefix.
 
 use std::sync::Arc;
 
@@ -25,6 +25,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(query_api::range_query).post(query_api::range_query),
         )
         .route(
+            "/parse_query",
+            get(query_api::parse_query).post(query_api::parse_query),
+        )
+        .route(
+            "/query_exemplars",
+            get(query_api::query_exemplars).post(query_api::query_exemplars),
+        )
+        .route("/scrape_pools", get(status_api::scrape_pools))
+        .route("/status/walreplay", get(status_api::wal_replay))
+        .route(
             "/format_query",
             get(query_api::format_query).post(query_api::format_query),
         )
@@ -38,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/label/{name}/values", get(metadata_api::label_values))
         .route("/metadata", get(metadata_api::metadata))
+        .route("/targets/metadata", get(metadata_api::targets_metadata))
         .route("/rules", get(rules_api::rules))
         .route("/alerts", get(rules_api::alerts))
         .route("/alertmanagers", get(rules_api::alertmanagers))
@@ -64,6 +75,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(remote_write_api::write).layer(axum::extract::DefaultBodyLimit::max(
                 pharos_remote::MAX_DECODED_BYTES,
             )),
+        )
+        .route(
+            "/read",
+            post(crate::api::remote_read_api::read).layer(axum::extract::DefaultBodyLimit::max(
+                pharos_remote::MAX_DECODED_BYTES,
+            )),
         );
     let routes = Router::new()
         .nest("/api/v1", api)
@@ -74,11 +91,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/federate", get(crate::federation::federate))
         .with_state(state.clone());
+    let ui = pharos_ui::UiOptions {
+        route_prefix: state.options.route_prefix.clone(),
+        external_url: state.options.external_url.clone(),
+    };
+    let routes = routes.merge(pharos_ui::router(&ui));
     let prefix = state.options.route_prefix.trim_end_matches('/');
     if prefix.is_empty() {
         routes
     } else {
-        Router::new().nest(prefix, routes)
+        pharos_ui::root_redirect(&ui).nest(prefix, routes)
     }
 }
 

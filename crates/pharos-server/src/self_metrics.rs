@@ -81,6 +81,104 @@ fn process_metrics(out: &mut String, start: std::time::SystemTime) {
     let _ = writeln!(out, "process_start_time_seconds {}", secs(start));
 }
 
+/// Rule group figures under Prometheus's names, labelled `rule_group="file;name"`.
+fn rule_metrics(out: &mut String, st: &AppState) {
+    let groups = st.rules.groups();
+    /// A group's escaped key, figures and definition.
+    type Row<'a> = (String, pharos_rules::GroupStatus, &'a pharos_rules::Group);
+    /// Name, type, help and how to read the value from a row.
+    type Family = (&'static str, &'static str, &'static str, fn(&Row) -> f64);
+    let rows: Vec<Row> = groups
+        .iter()
+        .map(|g| (escape_label_value(&g.key()).into_owned(), g.status(), &**g))
+        .collect();
+    let metrics: [Family; 9] = [
+        (
+            "prometheus_rule_evaluations_total",
+            "counter",
+            "The total number of rule evaluations.",
+            |r| r.1.rule_evaluations as f64,
+        ),
+        (
+            "prometheus_rule_evaluation_failures_total",
+            "counter",
+            "The total number of rule evaluation failures.",
+            |r| r.1.rule_failures as f64,
+        ),
+        (
+            "prometheus_rule_group_iterations_total",
+            "counter",
+            "The total number of scheduled rule group evaluations, whether executed or missed.",
+            |r| (r.1.iterations + r.1.iterations_missed) as f64,
+        ),
+        (
+            "prometheus_rule_group_iterations_missed_total",
+            "counter",
+            "The total number of rule group evaluations missed due to slow rule group evaluation.",
+            |r| r.1.iterations_missed as f64,
+        ),
+        (
+            "prometheus_rule_group_interval_seconds",
+            "gauge",
+            "The interval of a rule group.",
+            |r| r.2.interval_ms as f64 / 1000.0,
+        ),
+        (
+            "prometheus_rule_group_last_duration_seconds",
+            "gauge",
+            "The duration of the last rule group evaluation.",
+            |r| r.1.evaluation_seconds,
+        ),
+        (
+            "prometheus_rule_group_last_evaluation_samples",
+            "gauge",
+            "The number of samples returned during the last rule group evaluation.",
+            |r| r.1.last_samples as f64,
+        ),
+        (
+            "prometheus_rule_group_last_evaluation_timestamp_seconds",
+            "gauge",
+            "The timestamp of the last rule group evaluation in seconds.",
+            |r| {
+                r.1.last_eval_timestamp_ms
+                    .map_or(0.0, |t| t as f64 / 1000.0)
+            },
+        ),
+        (
+            "prometheus_rule_group_rules",
+            "gauge",
+            "The number of rules.",
+            |r| r.2.rules.len() as f64,
+        ),
+    ];
+    for (name, kind, help, value) in metrics {
+        family(out, name, kind, help);
+        for row in &rows {
+            let _ = writeln!(out, "{name}{{rule_group=\"{}\"}} {}", row.0, value(row));
+        }
+    }
+    // Summaries without quantiles: sum and count are what rate-based dashboards read.
+    let summaries: [(&str, &str, f64, u64); 2] = [
+        (
+            "prometheus_rule_evaluation_duration_seconds",
+            "The duration for a rule to execute.",
+            rows.iter().map(|r| r.1.rule_seconds_total).sum(),
+            rows.iter().map(|r| r.1.rule_evaluations).sum(),
+        ),
+        (
+            "prometheus_rule_group_duration_seconds",
+            "The duration of rule group evaluations.",
+            rows.iter().map(|r| r.1.group_seconds_total).sum(),
+            rows.iter().map(|r| r.1.group_evaluations).sum(),
+        ),
+    ];
+    for (name, help, sum, count) in summaries {
+        family(out, name, "summary", help);
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
 /// Renders the text exposition of the server's metrics.
 pub async fn render(st: &AppState) -> String {
     let mut out = String::new();
@@ -140,18 +238,18 @@ pub async fn render(st: &AppState) -> String {
         st.sink.rejected()
     );
 
-    let view = st.scrape.lock().await.targets();
+    let (view, pool_attempts) = {
+        let manager = st.scrape.lock().await;
+        (manager.targets(), manager.pool_creation_attempts())
+    };
+    // A counter in Prometheus (promtool rejects `_total` on a gauge), so it counts attempts.
     family(
         &mut out,
         "prometheus_target_scrape_pools_total",
-        "gauge",
-        "Number of scrape pools running.",
+        "counter",
+        "Total number of scrape pool creation attempts.",
     );
-    let _ = writeln!(
-        out,
-        "prometheus_target_scrape_pools_total {}",
-        view.pools.len()
-    );
+    let _ = writeln!(out, "prometheus_target_scrape_pools_total {pool_attempts}");
     family(
         &mut out,
         "prometheus_target_scrape_pool_targets",
@@ -213,6 +311,9 @@ pub async fn render(st: &AppState) -> String {
     );
     family(&mut out, "prometheus_ready", "gauge", "Whether Prometheus startup was fully completed and the server is ready for normal operation.");
     let _ = writeln!(out, "prometheus_ready 1");
+    st.notifier.write_metrics(&mut out);
+    st.remote_write.write_metrics(&mut out);
+    rule_metrics(&mut out, st);
     process_metrics(&mut out, st.start_time);
     out
 }

@@ -40,10 +40,21 @@ pub struct ServerOptions {
     pub enable_admin_api: bool,
     /// `--web.enable-remote-write-receiver`: serve `POST /api/v1/write`.
     pub enable_remote_write_receiver: bool,
+    /// `--storage.remote.read-sample-limit` and `--storage.remote.read-max-bytes-in-frame`.
+    pub remote_read_limits: pharos_remote::read_handler::ReadLimits,
+    /// `--storage.remote.read-concurrent-limit`; 0 for no limit.
+    pub remote_read_concurrent_limit: usize,
     /// Query engine limits.
     pub engine: EngineOptions,
     /// Every flag and its value, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
+    /// `--alertmanager.notification-queue-capacity`: alerts waiting to be sent, at most.
+    pub alertmanager_queue_capacity: usize,
+    /// `--alertmanager.timeout`: request timeout of `alertmanagers` entries that set none.
+    pub alertmanager_timeout: Duration,
+    /// `--rules.alert.resend-delay`, `--rules.alert.for-outage-tolerance` and
+    /// `--rules.alert.for-grace-period`.
+    pub rule_alert_timings: pharos_rules::AlertTimings,
 }
 
 /// A loaded configuration and the text it came from (served by `/api/v1/status/config`).
@@ -112,6 +123,14 @@ pub struct AppState {
     pub reload_tx: mpsc::Sender<oneshot::Sender<Result<(), String>>>,
     /// Asks the main loop to shut down.
     pub quit_tx: mpsc::Sender<()>,
+    /// Sends alerts to the configured Alertmanagers.
+    pub notifier: Arc<pharos_notifier::Notifier>,
+    /// Remote read: the configured endpoints queries merge with, and `/api/v1/read` limits.
+    pub remote_read: crate::fanout::RemoteReadState,
+    /// One remote write queue per `remote_write` entry.
+    pub remote_write: crate::remote_write_queues::RemoteWriteQueues,
+    /// Recording and alerting rule groups.
+    pub rules: Arc<pharos_rules::RuleManager>,
 }
 
 impl AppState {
@@ -151,13 +170,29 @@ fn load_config(opts: &ServerOptions) -> Result<LoadedConfig, ServerError> {
 /// Applies `loaded` to the scrape manager; a pool whose HTTP client cannot be built fails the
 /// whole reload, so that the user sees the error.
 async fn apply(state: &AppState, loaded: LoadedConfig) -> Result<(), String> {
+    // Queues first, so a fresh queue sees the first samples of newly started scrapes.
+    let remote_write_error = state
+        .remote_write
+        .apply(
+            &loaded.config.remote_write,
+            &loaded.config.global.external_labels,
+        )
+        .await
+        .err();
     let errors = state
         .scrape
         .lock()
         .await
         .apply_config(&loaded.config.scrape_configs)
         .await;
-    let ok = errors.is_empty();
+    let remote_read_error = state.remote_read.apply(&loaded.config.remote_read).err();
+    let notifier_error = crate::alerting::apply_to_notifier(&state.notifier, &loaded.config).err();
+    let rules_error = apply_rules(state, &loaded.config).await.err();
+    let ok = errors.is_empty()
+        && remote_read_error.is_none()
+        && notifier_error.is_none()
+        && remote_write_error.is_none()
+        && rules_error.is_none();
     {
         let mut st = state
             .reload_status
@@ -175,6 +210,10 @@ async fn apply(state: &AppState, loaded: LoadedConfig) -> Result<(), String> {
         Err(errors
             .iter()
             .map(|(job, e)| format!("scrape pool {job:?}: {e}"))
+            .chain(remote_read_error)
+            .chain(notifier_error)
+            .chain(remote_write_error)
+            .chain(rules_error)
             .collect::<Vec<_>>()
             .join("; "))
     }
@@ -233,18 +272,11 @@ pub async fn run(
 /// Loads the configuration, binds the listen address and opens storage.
 pub async fn prepare(opts: ServerOptions) -> Result<PreparedServer, ServerError> {
     let loaded = load_config(&opts)?;
-    if !loaded.config.rule_files.is_empty() {
-        tracing::warn!(
-            patterns = loaded.config.rule_files.len(),
-            "rule evaluation is not implemented yet; rule_files are listed but not loaded"
-        );
-    }
-    if !loaded.config.alerting.alertmanagers.is_empty() {
-        tracing::warn!(
-            alertmanagers = loaded.config.alerting.alertmanagers.len(),
-            "alerting is configured but no alerts are sent yet: rule evaluation and notification are not implemented"
-        );
-    }
+    // A bad rule file stops the start, as in Prometheus; on reload it only fails the reload.
+    pharos_rules::load_rule_files(&loaded.config.rule_files).map_err(|e| ServerError::Config {
+        path: opts.config_file.display().to_string(),
+        source: ConfigError::Invalid(e.to_string()),
+    })?;
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let db_opts = DbOptions {
         retention_time: opts.retention_time_ms,
@@ -300,6 +332,14 @@ impl PreparedServer {
         let manager = ScrapeManager::new(sink.clone(), pool_opts);
         let (reload_tx, mut reload_rx) = mpsc::channel::<oneshot::Sender<Result<(), String>>>(4);
         let (quit_tx, mut quit_rx) = mpsc::channel::<()>(1);
+        let notifier = Arc::new(pharos_notifier::Notifier::new(
+            crate::alerting::notifier_options(
+                opts.alertmanager_queue_capacity,
+                opts.alertmanager_timeout,
+            ),
+        ));
+        let notify = crate::alerting::notify_fn(notifier.clone());
+        let rules = Arc::new(new_rule_manager(&opts, &loaded.config, db.clone(), notify));
         let state = Arc::new(AppState {
             db: db.clone(),
             engine: Engine::new(opts.engine.clone()),
@@ -314,7 +354,17 @@ impl PreparedServer {
             }),
             reload_tx,
             quit_tx,
+            notifier: notifier.clone(),
+            remote_read: crate::fanout::RemoteReadState::new(
+                opts.remote_read_limits,
+                opts.remote_read_concurrent_limit,
+            ),
+            remote_write: crate::remote_write_queues::RemoteWriteQueues::new(db.clone()),
+            rules: rules.clone(),
         });
+        state.remote_write.set_metadata_source(
+            crate::remote_write_queues::scrape_metadata_source(Arc::downgrade(&state)),
+        );
         if let Err(e) = apply(&state, loaded).await {
             tracing::error!(error = %e, "some scrape pools could not start");
         }
@@ -358,6 +408,15 @@ impl PreparedServer {
             ),
         );
         manager.stop().await;
+        // After scraping stopped, so the final staleness markers are forwarded too.
+        state
+            .remote_write
+            .stop_all(crate::remote_write_queues::SHUTDOWN_FLUSH)
+            .await;
+        // Rules stop without staleness markers, so that alert for-state survives a restart.
+        let _ = tokio::task::spawn_blocking(move || rules.stop()).await;
+        // Alerts still queued get a short, bounded chance to reach the Alertmanagers.
+        notifier.stop().await;
         compactor.stop();
         if let Err(e) = db.sync() {
             tracing::error!(error = %e, "syncing the write-ahead log at shutdown failed");
@@ -365,6 +424,55 @@ impl PreparedServer {
         tracing::info!("see you next time");
         Ok(())
     }
+}
+
+/// The external URL alerts link back to: `--web.external-url`, or `http://<hostname>:<port>`
+/// as Prometheus defaults it; without a trailing slash.
+fn rule_external_url(opts: &ServerOptions) -> String {
+    if !opts.external_url.is_empty() {
+        return opts.external_url.trim_end_matches('/').to_string();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("http://{host}:{}", opts.listen.port())
+}
+
+/// The rule manager over the server's storage, with no groups until the first [`apply`].
+fn new_rule_manager(
+    opts: &ServerOptions,
+    config: &Config,
+    db: Arc<Db>,
+    notify: pharos_rules::NotifyFn,
+) -> pharos_rules::RuleManager {
+    let mut ctx =
+        pharos_rules::EvalContext::new(Arc::new(Engine::new(opts.engine.clone())), db.clone(), db);
+    ctx.notify = notify;
+    ctx.external_url = rule_external_url(opts);
+    ctx.path_prefix = opts.route_prefix.clone();
+    ctx.external_labels = pharos_model::Labels::from_pairs(config.global.external_labels.clone());
+    ctx.set_timings(opts.rule_alert_timings);
+    pharos_rules::RuleManager::new(ctx)
+}
+
+/// Loads the configured rule files; a bad file leaves the running groups untouched.
+async fn apply_rules(state: &AppState, config: &Config) -> Result<(), String> {
+    let rules = state.rules.clone();
+    let patterns = config.rule_files.clone();
+    let interval = i64::try_from(config.global.evaluation_interval.as_millis()).unwrap_or(60_000);
+    let offset = i64::try_from(config.global.rule_query_offset.as_millis()).unwrap_or(0);
+    let external_labels = pharos_model::Labels::from_pairs(config.global.external_labels.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut ctx = rules.context();
+        ctx.external_labels = external_labels;
+        rules.set_context(ctx);
+        rules.update(&patterns, interval, offset)
+    })
+    .await
+    .map_err(|e| format!("loading rules: {e}"))?
+    .map_err(|e| format!("loading rules: {e}"))
 }
 
 /// Spreads scrape start offsets per server, as Prometheus does with its external labels.

@@ -332,6 +332,20 @@ impl Db {
         Ok(())
     }
 
+    /// Rewrites every block that has tombstones without the deleted data (a block left empty
+    /// is removed), as Prometheus's `clean_tombstones` admin call does. Head deletions are
+    /// applied at delete time, so only blocks need this.
+    pub fn clean_tombstones(&self) -> Result<(), DbError> {
+        self.check_writable()?;
+        let _c = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
+        for b in self.blocks() {
+            if !b.tombstones().is_empty() {
+                self.merge_blocks(std::slice::from_ref(&b))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Persists head data older than the current block window, merges blocks and applies
     /// retention. Safe to call at any time from any thread (calls are serialised); a server
     /// drives it with [`crate::Compactor::spawn`] once a minute.

@@ -110,6 +110,60 @@ fn read_segment(data: &[u8], f: &mut dyn FnMut(WalRecord)) -> (usize, u64, Optio
     (pos, n, None)
 }
 
+/// One frame read from the front of a byte slice by [`decode_frame`].
+#[derive(Debug)]
+pub enum FrameRead {
+    /// A whole frame: its record and the bytes it took.
+    Record(WalRecord, usize),
+    /// The bytes end inside a frame: a writer may still be appending it.
+    Incomplete,
+    /// The frame can never become valid (bad length, checksum or record).
+    Corrupt(String),
+}
+
+/// Decodes the frame at the start of `data`, for readers that tail a segment while the
+/// server appends to it (the remote write sender).
+pub fn decode_frame(data: &[u8]) -> FrameRead {
+    let Some(hdr) = data.get(..FRAME_HEADER) else {
+        return FrameRead::Incomplete;
+    };
+    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+    let crc = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    if len == 0 || len > MAX_RECORD {
+        return FrameRead::Corrupt(format!("impossible frame length {len}"));
+    }
+    let Some(body) = data.get(FRAME_HEADER..FRAME_HEADER + len) else {
+        return FrameRead::Incomplete;
+    };
+    if crc32fast::hash(body) != crc {
+        return FrameRead::Corrupt("checksum mismatch".into());
+    }
+    match WalRecord::decode(body) {
+        Ok(rec) => FrameRead::Record(rec, FRAME_HEADER + len),
+        Err(e) => FrameRead::Corrupt(format!("undecodable record: {e}")),
+    }
+}
+
+/// The numbered segments and checkpoints in a WAL directory, each ascending, for readers
+/// outside this module. A missing directory has neither.
+pub fn list_segments(dir: &Path) -> io::Result<(Vec<u32>, Vec<u32>)> {
+    match list(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((Vec::new(), Vec::new())),
+        r => r,
+    }
+}
+
+/// The file of segment `n` in a WAL directory.
+pub fn segment_file(dir: &Path, n: u32) -> PathBuf {
+    segment_path(dir, n)
+}
+
+/// The directory of checkpoint `n` in a WAL directory; its segments are read like the
+/// WAL's own (see [`list_segments`] and [`segment_file`]).
+pub fn checkpoint_dir(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("checkpoint.{n:08}"))
+}
+
 /// Reads a WAL file; a read-only reader tolerates the owner removing it meanwhile (its
 /// contents then live in a newer checkpoint, which the owner wrote first).
 fn read_file(path: &Path, repair: bool) -> io::Result<Option<Vec<u8>>> {

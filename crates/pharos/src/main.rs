@@ -21,12 +21,13 @@ enum Command {
     NodeExporter(cmd::node_exporter::Args),
     /// Inspect, import and export storage blocks (like `promtool tsdb`).
     Tsdb(cmd::tsdb::Args),
-    /// Run test scripts (PromQL test files).
+    /// Run test scripts (PromQL test files) and rule unit tests.
     Test(cmd::test::Args),
     /// Query a Prometheus-compatible server (like `promtool query`).
     Query(cmd::query::Args),
     /// Run the Prometheus-compatible server (default :9090).
-    Server(cmd::server::Args),
+    // Boxed: the server has by far the most flags.
+    Server(Box<cmd::server::Args>),
     /// Check configuration files (like `promtool check`).
     Check(cmd::check::Args),
 }
@@ -39,7 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Tsdb(a) => cmd::tsdb::run(a),
         Command::Test(a) => cmd::test::run(a),
         Command::Query(a) => cmd::query::run(a),
-        Command::Server(a) => cmd::server::run(a),
+        Command::Server(a) => cmd::server::run(*a),
         Command::Check(a) => cmd::check::run(a),
     };
     match result {

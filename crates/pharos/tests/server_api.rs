@@ -315,7 +315,7 @@ fn lifecycle_off_by_default_route_prefix_and_sigterm() {
 fn unsupported_config_sections_stop_startup_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "remote_write:\n  - url: http://127.0.0.1:1/\n").expect("write");
+    std::fs::write(&config, "storage:\n  tsdb: {}\n").expect("write");
     let out = std::process::Command::new(pharos_bin())
         .args([
             "server".to_string(),
@@ -327,5 +327,5 @@ fn unsupported_config_sections_stop_startup_with_a_clear_error() {
         .expect("run pharos server");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("remote_write is not supported yet"), "{err}");
+    assert!(err.contains("storage is not supported yet"), "{err}");
 }

@@ -65,9 +65,14 @@ pub async fn snapshot(State(st): State<Arc<AppState>>, p: Params) -> Result<ApiS
     Ok(ApiSuccess::new(json!({"name": name})))
 }
 
-/// `POST|PUT /api/v1/admin/tsdb/clean_tombstones`: deletions are applied at compaction, so
-/// there is nothing extra to do here beyond acknowledging.
+/// `POST|PUT /api/v1/admin/tsdb/clean_tombstones`: rewrites blocks with deletions so the
+/// deleted data leaves the disk.
 pub async fn clean_tombstones(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
     check_enabled(&st)?;
+    let db = st.db.clone();
+    tokio::task::spawn_blocking(move || db.clean_tombstones())
+        .await
+        .map_err(|e| ApiError::internal(format!("clean tombstones task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("clean tombstones: {e}")))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

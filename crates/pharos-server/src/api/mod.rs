@@ -1,9 +1,11 @@
 //! HTTP API v1: Prometheus's endpoints, JSON shapes, status codes and error types.
 
 pub mod admin_api;
+pub mod ast_json;
 pub mod metadata_api;
 pub mod params;
 pub mod query_api;
+pub mod remote_read_api;
 pub mod remote_write_api;
 pub mod response;
 pub mod rules_api;

@@ -33,15 +33,47 @@ pub async fn targets(State(st): State<Arc<AppState>>, p: Params) -> ApiResult {
             dropped.push(to_json(t)?);
         }
     }
-    let mut data = serde_json::Map::new();
-    if matches!(state_filter.as_str(), "any" | "active" | "") {
-        data.insert("activeTargets".into(), Json::Array(active));
+    // As in Prometheus, a filtered-out list is present and empty.
+    let show_active = matches!(state_filter.as_str(), "any" | "active" | "");
+    let show_dropped = matches!(state_filter.as_str(), "any" | "dropped" | "");
+    if !show_active {
+        active.clear();
     }
-    if matches!(state_filter.as_str(), "any" | "dropped" | "") {
-        data.insert("droppedTargets".into(), Json::Array(dropped));
+    if !show_dropped {
+        dropped.clear();
+    }
+    let mut data = serde_json::Map::new();
+    data.insert("activeTargets".into(), Json::Array(active));
+    data.insert("droppedTargets".into(), Json::Array(dropped));
+    if show_dropped {
         data.insert("droppedTargetCounts".into(), Json::Object(dropped_counts));
     }
     Ok(ApiSuccess::new(Json::Object(data)))
+}
+
+/// `GET /api/v1/scrape_pools`: the names of the configured scrape pools.
+pub async fn scrape_pools(State(st): State<Arc<AppState>>) -> ApiResult {
+    let view = st.scrape.lock().await.targets();
+    let names: Vec<&String> = view.pools.keys().collect();
+    Ok(ApiSuccess::new(json!({ "scrapePools": names })))
+}
+
+/// `GET /api/v1/status/walreplay`: replay runs before the listener opens, so it is always
+/// complete here; the numbers are the first and last write-ahead log segments.
+pub async fn wal_replay(State(st): State<Arc<AppState>>) -> ApiResult {
+    let wal = st.options.storage_path.join("wal");
+    let segments: Vec<u64> = std::fs::read_dir(&wal)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let min = segments.iter().min().copied().unwrap_or(0);
+    let max = segments.iter().max().copied().unwrap_or(0);
+    Ok(ApiSuccess::new(
+        json!({"min": min, "max": max, "current": max}),
+    ))
 }
 
 /// `GET /api/v1/status/config`: the configuration in force, secrets redacted.

@@ -19,29 +19,38 @@ enum What {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Check that rule files are valid (like `promtool check rules`).
+    Rules(super::check_rules::RulesArgs),
 }
 
 /// Checks every file, printing promtool's "Checking"/"SUCCESS"/"FAILED" lines.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let What::Config { files } = args.what;
+    let files = match args.what {
+        What::Config { files } => files,
+        What::Rules(a) => return super::check_rules::run(a),
+    };
     let mut failed = false;
     for f in &files {
         println!("Checking {}", f.display());
         match pharos_server::Config::load(f) {
-            Ok(cfg) => {
-                println!(
-                    " SUCCESS: {} is valid prometheus config file syntax",
-                    f.display()
-                );
-                if !cfg.rule_files.is_empty() {
-                    // Rule evaluation is not implemented yet, so rule files are listed but not
-                    // checked; say so rather than report them valid.
+            Ok(cfg) => match super::check_rules::config_rule_files(&cfg.rule_files) {
+                Ok(rule_files) => {
+                    if !rule_files.is_empty() {
+                        println!("  SUCCESS: {} rule files found", rule_files.len());
+                    }
                     println!(
-                        "  NOTE: {} rule file pattern(s) listed; rule files are not checked yet",
-                        cfg.rule_files.len()
+                        " SUCCESS: {} is valid prometheus config file syntax",
+                        f.display()
                     );
+                    println!();
+                    failed |= super::check_rules::check_config_rule_files(&rule_files);
+                    continue;
                 }
-            }
+                Err(e) => {
+                    eprintln!("  FAILED: {e}");
+                    failed = true;
+                }
+            },
             Err(e) => {
                 eprintln!("  FAILED: {e}");
                 failed = true;

@@ -49,6 +49,31 @@ pub struct Args {
     )]
     pub retention_size: String,
 
+    /// Maximum overall number of samples to return via the remote read interface, in a single
+    /// query; 0 means no limit. Ignored for streamed responses.
+    #[arg(
+        long = "storage.remote.read-sample-limit",
+        value_name = "N",
+        default_value_t = 50_000_000
+    )]
+    pub remote_read_sample_limit: usize,
+
+    /// Maximum number of concurrent remote read calls; 0 means no limit.
+    #[arg(
+        long = "storage.remote.read-concurrent-limit",
+        value_name = "N",
+        default_value_t = 10
+    )]
+    pub remote_read_concurrent_limit: usize,
+
+    /// Maximum number of bytes in a single frame of a streamed remote read response.
+    #[arg(
+        long = "storage.remote.read-max-bytes-in-frame",
+        value_name = "BYTES",
+        default_value_t = 1_048_576
+    )]
+    pub remote_read_max_bytes_in_frame: usize,
+
     /// Address to listen on for the API and telemetry.
     #[arg(
         long = "web.listen-address",
@@ -110,6 +135,48 @@ pub struct Args {
         default_value = "5m"
     )]
     pub query_lookback_delta: String,
+
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        value_name = "N",
+        default_value_t = 10_000
+    )]
+    pub alertmanager_queue_capacity: usize,
+
+    /// Timeout for sending alerts to Alertmanager (for `alertmanagers` entries without a
+    /// `timeout` of their own).
+    #[arg(
+        long = "alertmanager.timeout",
+        value_name = "DURATION",
+        default_value = "10s"
+    )]
+    pub alertmanager_timeout: String,
+
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(
+        long = "rules.alert.resend-delay",
+        value_name = "DURATION",
+        default_value = "1m"
+    )]
+    pub rules_alert_resend_delay: String,
+
+    /// Max time to tolerate an outage for restoring the "for" state of alerts.
+    #[arg(
+        long = "rules.alert.for-outage-tolerance",
+        value_name = "DURATION",
+        default_value = "1h"
+    )]
+    pub rules_alert_for_outage_tolerance: String,
+
+    /// Minimum duration between an alert and its restored "for" state; kept only for alerts
+    /// whose "for" is longer than this grace period.
+    #[arg(
+        long = "rules.alert.for-grace-period",
+        value_name = "DURATION",
+        default_value = "10m"
+    )]
+    pub rules_alert_for_grace_period: String,
 
     /// Comma-separated feature names to enable (e.g. promql-experimental-functions).
     #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
@@ -191,7 +258,48 @@ impl Args {
             experimental_functions: experimental,
             ..EngineOptions::default()
         };
-        let flags = self.flag_map();
+        let mut flags = self.flag_map();
+        for (name, value) in [
+            (
+                "storage.remote.read-sample-limit",
+                self.remote_read_sample_limit,
+            ),
+            (
+                "storage.remote.read-concurrent-limit",
+                self.remote_read_concurrent_limit,
+            ),
+            (
+                "storage.remote.read-max-bytes-in-frame",
+                self.remote_read_max_bytes_in_frame,
+            ),
+        ] {
+            flags.insert(name.to_string(), value.to_string());
+        }
+        flags.insert(
+            "alertmanager.notification-queue-capacity".into(),
+            self.alertmanager_queue_capacity.to_string(),
+        );
+        flags.insert(
+            "alertmanager.timeout".into(),
+            self.alertmanager_timeout.clone(),
+        );
+        let alertmanager_timeout =
+            duration_flag("alertmanager.timeout", &self.alertmanager_timeout)?.as_duration();
+        let mut rule_ms = |name: &str, v: &str| -> anyhow::Result<i64> {
+            flags.insert(name.to_string(), v.to_string());
+            Ok(i64::try_from(duration_flag(name, v)?.as_millis()).unwrap_or(i64::MAX))
+        };
+        let rule_alert_timings = pharos_rules::AlertTimings {
+            resend_delay_ms: rule_ms("rules.alert.resend-delay", &self.rules_alert_resend_delay)?,
+            outage_tolerance_ms: rule_ms(
+                "rules.alert.for-outage-tolerance",
+                &self.rules_alert_for_outage_tolerance,
+            )?,
+            for_grace_period_ms: rule_ms(
+                "rules.alert.for-grace-period",
+                &self.rules_alert_for_grace_period,
+            )?,
+        };
         Ok(ServerOptions {
             config_file: self.config_file.clone(),
             config_text: None,
@@ -204,8 +312,16 @@ impl Args {
             enable_lifecycle: self.enable_lifecycle,
             enable_admin_api: self.enable_admin_api,
             enable_remote_write_receiver: self.enable_remote_write_receiver,
+            remote_read_limits: pharos_server::fanout::ReadLimits {
+                sample_limit: self.remote_read_sample_limit,
+                max_bytes_in_frame: self.remote_read_max_bytes_in_frame,
+            },
+            remote_read_concurrent_limit: self.remote_read_concurrent_limit,
             engine,
             flags,
+            alertmanager_queue_capacity: self.alertmanager_queue_capacity,
+            alertmanager_timeout,
+            rule_alert_timings,
         })
     }
 
@@ -337,7 +453,8 @@ impl Args {
 pub fn implicit_server_args(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
-    const SERVER_FLAGS: [&str; 6] = [
+    const SERVER_FLAGS: [&str; 7] = [
+        "--alertmanager.",
         "--config.",
         "--storage.",
         "--web.",

@@ -1,4 +1,4 @@
-//! `pharos test`: runs test scripts.
+//! `pharos test`: runs PromQL test scripts and rule unit tests.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +16,8 @@ pub struct Args {
 enum What {
     /// Run PromQL test scripts (Prometheus's promqltest format) and count passed evaluations.
     Promql(PromqlArgs),
+    /// Run rule unit tests (promtool's `test rules` format).
+    Rules(crate::cmd::test_rules::Args),
 }
 
 /// Flags of `pharos test promql`.
@@ -33,6 +35,7 @@ struct PromqlArgs {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Promql(a) => run_promql(a),
+        What::Rules(a) => crate::cmd::test_rules::run(a),
     }
 }
 
