@@ -15,6 +15,15 @@ function fieldName(t: Translate, group: 'runtime' | 'build', key: string): strin
   return k in TABLES.en ? t(k as TextKey) : key;
 }
 
+/**
+ * Fields Prometheus fills from the Go runtime (and build fields a build may lack): a server that
+ * has no value for them answers "" or 0, and a row of nothing only looks broken, so it is left out.
+ */
+function hasValue(key: string, v: unknown): boolean {
+  if (v === '' || v === null || v === undefined) return false;
+  return !(v === 0 && (key === 'goroutineCount' || key === 'GOMEMLIMIT'));
+}
+
 /** Shows RFC 3339 times as UTC times and the reload flag in words. */
 function fieldValue(t: Translate, key: string, v: unknown): string {
   if (key === 'reloadConfigSuccess' && typeof v === 'boolean') {
@@ -43,7 +52,9 @@ export function RuntimePage() {
         <RequestStatus state={runtime}>
           {(d) => (
             <KeyValueTable
-              rows={Object.entries(d).map(([k, v]) => [fieldName(t, 'runtime', k), fieldValue(t, k, v)])}
+              rows={Object.entries(d)
+                .filter(([k, v]) => hasValue(k, v))
+                .map(([k, v]) => [fieldName(t, 'runtime', k), fieldValue(t, k, v)])}
               // A failed reload means the server still runs the previous configuration.
               bad={
                 d.reloadConfigSuccess === false ? new Set([fieldName(t, 'runtime', 'reloadConfigSuccess')]) : undefined
@@ -56,7 +67,11 @@ export function RuntimePage() {
         <h2>{t('status.build')}</h2>
         <RequestStatus state={build}>
           {(d) => (
-            <KeyValueTable rows={Object.entries(d).map(([k, v]) => [fieldName(t, 'build', k), displayValue(v)])} />
+            <KeyValueTable
+              rows={Object.entries(d)
+                .filter(([k, v]) => hasValue(k, v))
+                .map(([k, v]) => [fieldName(t, 'build', k), displayValue(v)])}
+            />
           )}
         </RequestStatus>
       </section>
