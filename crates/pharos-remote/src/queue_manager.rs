@@ -574,29 +574,25 @@ async fn run_shard(
     }
 }
 
-/// Sends one batch, retrying recoverable failures until it succeeds.
-async fn send_batch(ctx: &ShardContext, batch: &[QueueItem]) {
-    let min_t = if ctx.sample_age_limit.is_zero() {
-        i64::MIN
-    } else {
-        now_ms() - ctx.sample_age_limit.as_millis() as i64
-    };
+/// A batch encoded for sending.
+struct EncodedBatch {
+    body: Vec<u8>,
+    samples: u64,
+    exemplars: u64,
+    newest: i64,
+}
+
+/// Encodes and compresses `batch`. `None` when it is empty (or compression failed, which is
+/// logged and counted).
+fn encode_batch(ctx: &ShardContext, batch: &[&QueueItem]) -> Option<EncodedBatch> {
     let mut groups: Vec<SeriesSamples<'_>> = Vec::new();
     let mut index: HashMap<SeriesRef, usize> = HashMap::new();
-    let mut count = 0u64;
-    let mut exemplars = 0u64;
-    let mut newest = i64::MIN;
+    let (mut samples, mut exemplars, mut newest) = (0u64, 0u64, i64::MIN);
     for it in batch {
-        if it.t < min_t {
-            ctx.metrics
-                .samples_dropped_total
-                .fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
         if matches!(it.value, SampleValue::Exemplar(_)) {
             exemplars += 1;
         } else {
-            count += 1;
+            samples += 1;
             newest = newest.max(it.t);
         }
         let i = *index.entry(it.series).or_insert_with(|| {
@@ -610,8 +606,8 @@ async fn send_batch(ctx: &ShardContext, batch: &[QueueItem]) {
             g.samples.push((it.t, &it.value));
         }
     }
-    if count == 0 && exemplars == 0 {
-        return;
+    if samples == 0 && exemplars == 0 {
+        return None;
     }
     let raw = if ctx.v2 {
         let md = ctx.metadata.read().unwrap_or_else(|e| e.into_inner());
@@ -619,43 +615,59 @@ async fn send_batch(ctx: &ShardContext, batch: &[QueueItem]) {
     } else {
         encode_write_request(&groups, &[])
     };
-    let body = match snap::raw::Encoder::new().compress_vec(&raw) {
-        Ok(b) => b,
+    match snap::raw::Encoder::new().compress_vec(&raw) {
+        Ok(body) => Some(EncodedBatch {
+            body,
+            samples,
+            exemplars,
+            newest,
+        }),
         Err(e) => {
             tracing::error!(queue = %ctx.name, error = %e, "could not compress a remote write request; dropping it");
             ctx.metrics
                 .samples_failed_total
-                .fetch_add(count, Ordering::Relaxed);
-            return;
+                .fetch_add(samples, Ordering::Relaxed);
+            None
         }
-    };
-    ctx.metrics
-        .samples_total
-        .fetch_add(count, Ordering::Relaxed);
-    ctx.metrics
-        .exemplars_total
-        .fetch_add(exemplars, Ordering::Relaxed);
-    let outcome = send_with_backoff(ctx, &body, count).await;
-    if outcome {
-        ctx.metrics
-            .highest_sent_ms
-            .fetch_max(newest, Ordering::Relaxed);
-    } else {
-        ctx.metrics
-            .samples_failed_total
-            .fetch_add(count, Ordering::Relaxed);
     }
 }
 
-/// POSTs `body` until it is accepted (true) or refused for good (false).
-async fn send_with_backoff(ctx: &ShardContext, body: &[u8], count: u64) -> bool {
+/// Keeps the items young enough for `sample_age_limit` (all when it is zero), counting the
+/// rest as dropped.
+fn young_enough<'a>(ctx: &ShardContext, items: Vec<&'a QueueItem>) -> Vec<&'a QueueItem> {
+    if ctx.sample_age_limit.is_zero() {
+        return items;
+    }
+    let min_t = now_ms() - ctx.sample_age_limit.as_millis() as i64;
+    let before = items.len();
+    let kept: Vec<&QueueItem> = items.into_iter().filter(|it| it.t >= min_t).collect();
+    ctx.metrics
+        .samples_dropped_total
+        .fetch_add((before - kept.len()) as u64, Ordering::Relaxed);
+    kept
+}
+
+/// Sends one batch, retrying recoverable failures until it is accepted or refused for good.
+/// With `sample_age_limit`, samples that grew too old while retrying are dropped from the
+/// next attempt, as Prometheus does.
+async fn send_batch(ctx: &ShardContext, batch: &[QueueItem]) {
+    let mut items = young_enough(ctx, batch.iter().collect());
+    let Some(mut enc) = encode_batch(ctx, &items) else {
+        return;
+    };
+    ctx.metrics
+        .samples_total
+        .fetch_add(enc.samples, Ordering::Relaxed);
+    ctx.metrics
+        .exemplars_total
+        .fetch_add(enc.exemplars, Ordering::Relaxed);
     let mut backoff = ctx.min_backoff;
     loop {
         ctx.metrics
             .bytes_total
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
+            .fetch_add(enc.body.len() as u64, Ordering::Relaxed);
         let began = Instant::now();
-        let result = ctx.client.send(body).await;
+        let result = ctx.client.send(&enc.body).await;
         if result.is_err() {
             ctx.metrics
                 .last_send_failure_ms
@@ -666,11 +678,17 @@ async fn send_with_backoff(ctx: &ShardContext, body: &[u8], count: u64) -> bool 
                 ctx.metrics
                     .send_nanos_total
                     .fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                return true;
+                ctx.metrics
+                    .highest_sent_ms
+                    .fetch_max(enc.newest, Ordering::Relaxed);
+                return;
             }
             Err(SendError::Unrecoverable { message }) => {
-                tracing::error!(queue = %ctx.name, url = %ctx.client.url(), samples = count, error = %message, "non-recoverable error sending to remote storage; dropping the batch");
-                return false;
+                tracing::error!(queue = %ctx.name, url = %ctx.client.url(), samples = enc.samples, error = %message, "non-recoverable error sending to remote storage; dropping the batch");
+                ctx.metrics
+                    .samples_failed_total
+                    .fetch_add(enc.samples, Ordering::Relaxed);
+                return;
             }
             Err(SendError::Recoverable {
                 message,
@@ -678,11 +696,21 @@ async fn send_with_backoff(ctx: &ShardContext, body: &[u8], count: u64) -> bool 
             }) => {
                 ctx.metrics
                     .samples_retried_total
-                    .fetch_add(count, Ordering::Relaxed);
+                    .fetch_add(enc.samples, Ordering::Relaxed);
                 let wait = retry_after.unwrap_or(backoff);
                 tracing::warn!(queue = %ctx.name, url = %ctx.client.url(), error = %message, retry_in = ?wait, "failed to send batch, retrying");
                 tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(ctx.max_backoff);
+                if !ctx.sample_age_limit.is_zero() {
+                    let before = items.len();
+                    items = young_enough(ctx, items);
+                    if items.len() != before {
+                        match encode_batch(ctx, &items) {
+                            Some(e) => enc = e,
+                            None => return,
+                        }
+                    }
+                }
             }
         }
     }
@@ -1289,5 +1317,54 @@ mod tests {
         for t in still_in_head {
             assert!(ts.contains(&t), "{t} missing from {ts:?}");
         }
+    }
+
+    #[test]
+    fn samples_past_the_age_limit_are_dropped_while_retrying() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let (db, _) = pharos_tsdb::Db::open(d.path(), pharos_tsdb::Options::default()).unwrap();
+        let db = Arc::new(db);
+        let accept = Arc::new(AtomicBool::new(false));
+        let (url, got) = receiver(accept.clone());
+        let text = format!(
+            "url: {url}\nmetadata_config:\n  send: false\nqueue_config:\n  batch_send_deadline: 20ms\n  min_backoff: 50ms\n  max_backoff: 100ms\n  sample_age_limit: 500ms\n"
+        );
+        let cfg: RemoteWriteConfig = serde_saphyr::from_str(&text).unwrap();
+        let q = rt
+            .block_on(async { QueueManager::start(cfg, &BTreeMap::new(), db.clone(), None) })
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let l = Labels::from_pairs([("__name__", "m")]);
+        let t0 = now_ms();
+        let mut app = db.appender();
+        app.append(0, &l, t0, 1.0).unwrap();
+        app.commit().unwrap();
+        let metrics = q.metrics();
+        // Retried while the receiver is down, until the sample is too old to send.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metrics.samples_dropped_total.load(Ordering::Relaxed) == 0
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        accept.store(true, Ordering::Relaxed);
+        let mut app = db.appender();
+        app.append(0, &l, now_ms(), 2.0).unwrap();
+        app.commit().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        rt.block_on(q.stop(Duration::from_secs(2)));
+        assert_eq!(metrics.samples_dropped_total.load(Ordering::Relaxed), 1);
+        assert!(metrics.samples_retried_total.load(Ordering::Relaxed) >= 1);
+        let ts: Vec<i64> = got.lock().unwrap().iter().map(|(_, t)| *t).collect();
+        assert_eq!(ts.len(), 1, "only the fresh sample arrives: {ts:?}");
+        assert!(ts[0] > t0);
     }
 }

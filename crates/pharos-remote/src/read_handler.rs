@@ -493,6 +493,33 @@ mod tests {
     }
 
     #[test]
+    fn histograms_travel_in_samples_responses() {
+        let st = MemStorage::new();
+        let l = Labels::from_pairs([("__name__", "h")]);
+        let h = pharos_model::FloatHistogram {
+            count: 2.0,
+            sum: 3.0,
+            ..pharos_model::FloatHistogram::default()
+        };
+        st.append_histogram(&l, 20_000, h.clone());
+        let body = request(vec![Matcher::equal("__name__", "h")], vec![]);
+        let out = handle_read(&st, &Labels::empty(), &ReadLimits::default(), &body);
+        let res = decode_read_response(&decompress(&out.body).expect("snappy")).expect("ok");
+        assert_eq!(
+            res[0][0].samples,
+            vec![(20_000, ReadValue::Histogram(Box::new(h)))]
+        );
+        // Streamed responses carry XOR chunks only: a histogram-only series sends no frame.
+        let body = request(
+            vec![Matcher::equal("__name__", "h")],
+            vec![ResponseType::StreamedXorChunks],
+        );
+        let out = handle_read(&st, &Labels::empty(), &ReadLimits::default(), &body);
+        assert_eq!(out.status, 200);
+        assert!(out.body.is_empty());
+    }
+
+    #[test]
     fn bad_bodies_are_clear_400s() {
         let st = store();
         let limits = ReadLimits::default();

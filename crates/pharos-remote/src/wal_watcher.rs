@@ -239,10 +239,10 @@ impl<C: WalConsumer> WalWatcher<C> {
             };
             self.reading = segment;
             if skip_to > 0 {
-                let mut sink = vec![0u8; 0];
+                // Already sent: move the handle past it without keeping the bytes.
                 let mut taken = (&mut cursor.file).take(skip_to);
-                taken.read_to_end(&mut sink).map_err(|e| self.io_err(e))?;
-                cursor.offset = sink.len() as u64;
+                cursor.offset =
+                    io::copy(&mut taken, &mut io::sink()).map_err(|e| self.io_err(e))?;
                 skip_to = 0;
             }
             match self.tail(&mut cursor)? {

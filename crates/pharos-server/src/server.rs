@@ -362,9 +362,11 @@ impl PreparedServer {
             remote_write: crate::remote_write_queues::RemoteWriteQueues::new(db.clone()),
             rules: rules.clone(),
         });
-        state.remote_write.set_metadata_source(
-            crate::remote_write_queues::scrape_metadata_source(Arc::downgrade(&state)),
-        );
+        state
+            .remote_write
+            .set_metadata_source(crate::remote_write_queues::scrape_metadata_source(
+                Arc::downgrade(&state),
+            ));
         if let Err(e) = apply(&state, loaded).await {
             tracing::error!(error = %e, "some scrape pools could not start");
         }

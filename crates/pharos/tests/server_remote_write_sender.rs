@@ -617,6 +617,13 @@ fn retries_5xx_and_429_and_drops_on_400() {
     assert!(retried > 0.0, "samples_retried_total = {retried}");
     assert!(failed > 0.0, "samples_failed_total = {failed}");
 
+    // The configuration endpoint shows the entry with its header value redacted.
+    let cfg = get(addr, "/api/v1/status/config").expect("config").body;
+    assert!(
+        cfg.contains("X-Scope-OrgID") && !cfg.contains("tenant-1"),
+        "{cfg}"
+    );
+
     // A reload with the same entry keeps the queue running; a changed entry replaces it.
     let started = || log_lines_with(d, "remote write queue started");
     assert_eq!(started(), 1, "{}", logs(d));

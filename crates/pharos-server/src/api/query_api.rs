@@ -189,7 +189,7 @@ fn with_stats(mut data: String, stats: &QueryStats, total: std::time::Duration) 
         let stats = serde_json::json!({
             "timings": {
                 "evalTotalTime": secs(stats.prepare_time + stats.eval_time),
-                "resultSortTime": 0.0,
+                "resultSortTime": 0,
                 "queryPreparationTime": secs(stats.prepare_time),
                 "innerEvalTime": secs(stats.eval_time),
                 "execQueueTime": secs(stats.queue_time),
