@@ -5,6 +5,12 @@
 //! becomes a warning on the response and the query goes on with what the others returned.
 //! Series with identical labels from several sources are merged into one, timestamps deduped
 //! with the local sample kept.
+//!
+//! Two forms share one querier: [`FanoutStorage`] borrows the server state for one API request
+//! and gathers remote failures as response warnings; [`OwnedFanoutStorage`] is kept by the rule
+//! manager, whose groups evaluate on their own threads outside the runtime, so it carries a
+//! runtime handle to send requests on and only logs remote failures (a rule evaluates on what
+//! was read, as in Prometheus).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,12 +29,15 @@ use pharos_tsdb::{
 /// as Prometheus adds twice the minimum block duration (2h).
 const START_TIME_MARGIN_MS: i64 = 2 * 2 * 3600 * 1000;
 
-/// How long the oldest local timestamp is cached; computing it walks the head's series.
+/// How long the oldest local timestamp is cached; without blocks, computing it walks the
+/// head's series.
 const START_TIME_CACHE: Duration = Duration::from_secs(10);
 
 /// The remote read side of the server: configured clients and the limits of `/api/v1/read`.
 pub struct RemoteReadState {
     clients: RwLock<Arc<Vec<ReadClient>>>,
+    /// `global.external_labels`, added as matchers to remote requests and stripped from answers.
+    external_labels: RwLock<Labels>,
     /// `--storage.remote.read-sample-limit` and `--storage.remote.read-max-bytes-in-frame`.
     pub limits: ReadLimits,
     /// Bounds concurrent `/api/v1/read` requests (`--storage.remote.read-concurrent-limit`);
@@ -42,6 +51,7 @@ impl RemoteReadState {
     pub fn new(limits: ReadLimits, concurrent_limit: usize) -> Self {
         RemoteReadState {
             clients: RwLock::new(Arc::new(Vec::new())),
+            external_labels: RwLock::new(Labels::empty()),
             limits,
             gate: (concurrent_limit > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(concurrent_limit))),
@@ -49,8 +59,18 @@ impl RemoteReadState {
         }
     }
 
-    /// Replaces the clients with ones built from `configs`; on an error the old ones stay.
-    pub fn apply(&self, configs: &[RemoteReadConfig]) -> Result<(), String> {
+    /// Takes `external_labels` and replaces the clients with ones built from `configs`; on an
+    /// error the old clients stay. The labels are taken in any case, since the server adopts
+    /// the new configuration's global section even when a reload partly fails.
+    pub fn apply(
+        &self,
+        configs: &[RemoteReadConfig],
+        external_labels: Labels,
+    ) -> Result<(), String> {
+        *self
+            .external_labels
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = external_labels;
         let clients = configs
             .iter()
             .map(|c| {
@@ -70,6 +90,14 @@ impl RemoteReadState {
             .clone()
     }
 
+    /// The external labels in force.
+    pub fn external_labels(&self) -> Labels {
+        self.external_labels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The oldest time local storage covers plus Prometheus's margin, or `None` when empty.
     fn local_start(&self, db: &Db) -> Option<i64> {
         let mut cache = self.start_time.lock().unwrap_or_else(|e| e.into_inner());
@@ -78,13 +106,9 @@ impl RemoteReadState {
                 return v;
             }
         }
-        let head_min = db.head_stats().min_time;
-        let block_min = db.blocks().iter().map(|b| b.meta().min_time).min();
-        let oldest = match block_min {
-            Some(b) => b.min(head_min),
-            None => head_min,
-        };
-        let v = (oldest != i64::MAX).then(|| oldest.saturating_add(START_TIME_MARGIN_MS));
+        let v = db
+            .start_time()
+            .map(|oldest| oldest.saturating_add(START_TIME_MARGIN_MS));
         *cache = Some((Instant::now(), v));
         v
     }
@@ -113,15 +137,7 @@ impl<'a> FanoutStorage<'a> {
 
     /// The view queries of the server `st` read through, with its external labels.
     pub fn for_state(st: &'a crate::server::AppState) -> Self {
-        let external = Labels::from_pairs(
-            st.loaded_config()
-                .config
-                .global
-                .external_labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        FanoutStorage::new(&st.db, &st.remote_read, external)
+        FanoutStorage::new(&st.db, &st.remote_read, st.remote_read.external_labels())
     }
 
     /// The warnings gathered so far (remote failures), deduplicated in order.
@@ -131,17 +147,98 @@ impl<'a> FanoutStorage<'a> {
         w.retain(|m| seen.insert(m.clone()));
         w
     }
+}
 
+impl Queryable for FanoutStorage<'_> {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
+        Ok(Box::new(FanoutQuerier {
+            local: self.db.querier(mint, maxt)?,
+            remotes: RemoteReads {
+                db: self.db,
+                state: self.remote,
+                clients: self.clients.clone(),
+                external_labels: self.external_labels.clone(),
+                runtime: None,
+                warnings: Some(&self.warnings),
+            },
+            mint,
+            maxt,
+        }))
+    }
+}
+
+/// Local storage merged with the remotes, owning its parts so that the rule manager can keep it
+/// for as long as it runs; clients and external labels are read at each querier, so reloads
+/// apply to the next evaluation.
+pub struct OwnedFanoutStorage {
+    db: Arc<Db>,
+    remote: Arc<RemoteReadState>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl OwnedFanoutStorage {
+    /// A storage over `db` and `remote` that sends remote requests on `runtime`. It must be
+    /// queried from threads that are not the runtime's workers (rule group threads, blocking
+    /// tasks), since a querier waits for the requests it sends.
+    pub fn new(
+        db: Arc<Db>,
+        remote: Arc<RemoteReadState>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        OwnedFanoutStorage {
+            db,
+            remote,
+            runtime,
+        }
+    }
+}
+
+impl Queryable for OwnedFanoutStorage {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
+        Ok(Box::new(FanoutQuerier {
+            local: self.db.querier(mint, maxt)?,
+            remotes: RemoteReads {
+                db: &self.db,
+                state: &self.remote,
+                clients: self.remote.clients(),
+                external_labels: self.remote.external_labels(),
+                runtime: Some(&self.runtime),
+                warnings: None,
+            },
+            mint,
+            maxt,
+        }))
+    }
+}
+
+/// What a querier needs to ask the remotes: the clients and external labels in force when it
+/// was opened, the runtime requests run on and where failures go.
+struct RemoteReads<'a> {
+    db: &'a Db,
+    state: &'a RemoteReadState,
+    clients: Arc<Vec<ReadClient>>,
+    external_labels: Labels,
+    /// `None`: the runtime of the calling thread (API queries run on blocking tasks).
+    runtime: Option<&'a tokio::runtime::Handle>,
+    /// Where failures are gathered for the response; `None` only logs them.
+    warnings: Option<&'a Mutex<Vec<String>>>,
+}
+
+impl RemoteReads<'_> {
     fn warn(&self, message: String) {
-        tracing::warn!(error = %message, "remote read failed; answering with partial data");
-        self.warnings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(message);
+        match self.warnings {
+            Some(w) => {
+                tracing::warn!(error = %message, "remote read failed; answering with partial data");
+                w.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+            }
+            None => {
+                tracing::warn!(error = %message, "remote read failed; evaluating on the data read")
+            }
+        }
     }
 
     /// Asks every applicable remote for `matchers` over `[mint, maxt]`, concurrently.
-    fn read_remotes(
+    fn read(
         &self,
         mint: i64,
         maxt: i64,
@@ -152,13 +249,19 @@ impl<'a> FanoutStorage<'a> {
             return Vec::new();
         }
         let local_start = if self.clients.iter().any(|c| !c.config().read_recent) {
-            self.remote.local_start(self.db)
+            self.state.local_start(self.db)
         } else {
             None
         };
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            self.warn("remote_read: no runtime to send requests on".into());
-            return Vec::new();
+        let handle = match self.runtime {
+            Some(h) => h.clone(),
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(h) => h,
+                Err(_) => {
+                    self.warn("remote_read: no runtime to send requests on".into());
+                    return Vec::new();
+                }
+            },
         };
         let mut tasks = Vec::new();
         for c in self.clients.iter() {
@@ -190,20 +293,10 @@ impl<'a> FanoutStorage<'a> {
     }
 }
 
-impl Queryable for FanoutStorage<'_> {
-    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
-        Ok(Box::new(FanoutQuerier {
-            local: self.db.querier(mint, maxt)?,
-            parent: self,
-            mint,
-            maxt,
-        }))
-    }
-}
-
+/// Local series merged with the remotes' answers, for whichever fanout storage opened it.
 struct FanoutQuerier<'a> {
     local: Box<dyn Querier + 'a>,
-    parent: &'a FanoutStorage<'a>,
+    remotes: RemoteReads<'a>,
     mint: i64,
     maxt: i64,
 }
@@ -215,9 +308,7 @@ impl Querier for FanoutQuerier<'_> {
         matchers: &[Matcher],
     ) -> Result<Vec<Box<dyn Series + '_>>, StorageError> {
         let local = self.local.select(hints, matchers)?;
-        let remote = self
-            .parent
-            .read_remotes(self.mint, self.maxt, hints, matchers);
+        let remote = self.remotes.read(self.mint, self.maxt, hints, matchers);
         if remote.is_empty() {
             return Ok(local);
         }
@@ -248,9 +339,7 @@ impl Querier for FanoutQuerier<'_> {
         let mut out = self.local.label_values(name, matchers)?;
         // Remote read has no label endpoints; with matchers, the remotes' series are asked for.
         if !matchers.is_empty() {
-            for s in self
-                .parent
-                .read_remotes(self.mint, self.maxt, None, matchers)
+            for s in self.remotes.read(self.mint, self.maxt, None, matchers)
             {
                 if let Some(v) = s.labels.get(name) {
                     out.push(v.to_string());
@@ -265,9 +354,7 @@ impl Querier for FanoutQuerier<'_> {
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut out = self.local.label_names(matchers)?;
         if !matchers.is_empty() {
-            for s in self
-                .parent
-                .read_remotes(self.mint, self.maxt, None, matchers)
+            for s in self.remotes.read(self.mint, self.maxt, None, matchers)
             {
                 out.extend(s.labels.iter().map(|l| l.name.to_string()));
             }

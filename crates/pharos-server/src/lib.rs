@@ -1,11 +1,10 @@
 //! The Prometheus-compatible server (`pharos server`, :9090): `prometheus.yml` loading, the
-//! wiring of scrape loops into the TSDB, the PromQL engine behind HTTP API v1, lifecycle
-//! endpoints and the server's own metrics.
+//! wiring of scrape loops into the TSDB, rule evaluation and alert sending ([`alerting`]), remote
+//! write senders ([`remote_write_queues`]), the PromQL engine behind HTTP API v1, the embedded web
+//! UI, lifecycle endpoints and the server's own metrics.
 //!
-//! Not implemented yet: rule evaluation and alerting (rule files and Alertmanagers are parsed,
-//! and a warning says nothing is evaluated or sent), the web UI. Remote read is served
-//! (`api::remote_read_api`) and used: queries read through [`fanout`], which merges local data
-//! with every `remote_read` endpoint.
+//! Remote read is served (`api::remote_read_api`) and used: queries read through [`fanout`],
+//! which merges local data with every `remote_read` endpoint.
 
 pub mod alerting;
 pub mod api;

@@ -55,6 +55,9 @@ pub struct ServerOptions {
     /// `--rules.alert.resend-delay`, `--rules.alert.for-outage-tolerance` and
     /// `--rules.alert.for-grace-period`.
     pub rule_alert_timings: pharos_rules::AlertTimings,
+    /// `--storage.remote.flush-deadline`: how long shutdown waits for remote write queues to
+    /// send what they hold.
+    pub remote_flush_deadline: Duration,
 }
 
 /// A loaded configuration and the text it came from (served by `/api/v1/status/config`).
@@ -126,7 +129,7 @@ pub struct AppState {
     /// Sends alerts to the configured Alertmanagers.
     pub notifier: Arc<pharos_notifier::Notifier>,
     /// Remote read: the configured endpoints queries merge with, and `/api/v1/read` limits.
-    pub remote_read: crate::fanout::RemoteReadState,
+    pub remote_read: Arc<crate::fanout::RemoteReadState>,
     /// One remote write queue per `remote_write` entry.
     pub remote_write: crate::remote_write_queues::RemoteWriteQueues,
     /// Recording and alerting rule groups.
@@ -185,7 +188,13 @@ async fn apply(state: &AppState, loaded: LoadedConfig) -> Result<(), String> {
         .await
         .apply_config(&loaded.config.scrape_configs)
         .await;
-    let remote_read_error = state.remote_read.apply(&loaded.config.remote_read).err();
+    let remote_read_error = state
+        .remote_read
+        .apply(
+            &loaded.config.remote_read,
+            pharos_model::Labels::from_pairs(loaded.config.global.external_labels.clone()),
+        )
+        .err();
     let notifier_error = crate::alerting::apply_to_notifier(&state.notifier, &loaded.config).err();
     let rules_error = apply_rules(state, &loaded.config).await.err();
     let ok = errors.is_empty()
@@ -339,7 +348,23 @@ impl PreparedServer {
             ),
         ));
         let notify = crate::alerting::notify_fn(notifier.clone());
-        let rules = Arc::new(new_rule_manager(&opts, &loaded.config, db.clone(), notify));
+        let remote_read = Arc::new(crate::fanout::RemoteReadState::new(
+            opts.remote_read_limits,
+            opts.remote_read_concurrent_limit,
+        ));
+        // Rules read through the same fanout as queries: local data and every remote_read.
+        let rule_storage = Arc::new(crate::fanout::OwnedFanoutStorage::new(
+            db.clone(),
+            remote_read.clone(),
+            tokio::runtime::Handle::current(),
+        ));
+        let rules = Arc::new(new_rule_manager(
+            &opts,
+            &loaded.config,
+            rule_storage,
+            db.clone(),
+            notify,
+        ));
         let state = Arc::new(AppState {
             db: db.clone(),
             engine: Engine::new(opts.engine.clone()),
@@ -355,10 +380,7 @@ impl PreparedServer {
             reload_tx,
             quit_tx,
             notifier: notifier.clone(),
-            remote_read: crate::fanout::RemoteReadState::new(
-                opts.remote_read_limits,
-                opts.remote_read_concurrent_limit,
-            ),
+            remote_read,
             remote_write: crate::remote_write_queues::RemoteWriteQueues::new(db.clone()),
             rules: rules.clone(),
         });
@@ -413,7 +435,7 @@ impl PreparedServer {
         // After scraping stopped, so the final staleness markers are forwarded too.
         state
             .remote_write
-            .stop_all(crate::remote_write_queues::SHUTDOWN_FLUSH)
+            .stop_all(opts.remote_flush_deadline)
             .await;
         // Rules stop without staleness markers, so that alert for-state survives a restart.
         let _ = tokio::task::spawn_blocking(move || rules.stop()).await;

@@ -261,6 +261,18 @@ impl Db {
         read_lock(&self.blocks).clone()
     }
 
+    /// The oldest sample time storage holds, `None` when it is empty: the oldest block's
+    /// minimum time when there are blocks (from their metas, as Prometheus's `StartTime`),
+    /// otherwise the head's, found from each series' first chunk without the full statistics
+    /// walk of [`Db::head_stats`].
+    pub fn start_time(&self) -> Option<i64> {
+        if let Some(t) = read_lock(&self.blocks).iter().map(|b| b.meta().min_time).min() {
+            return Some(t);
+        }
+        let head_min = read_lock(&self.state).head.min_t();
+        (head_min != i64::MAX).then_some(head_min)
+    }
+
     /// Head counters for `/api/v1/status/tsdb`.
     pub fn head_stats(&self) -> HeadStats {
         read_lock(&self.state).head.stats()
