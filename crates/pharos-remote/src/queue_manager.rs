@@ -422,6 +422,12 @@ impl WalConsumer for QueueFeeder {
 }
 
 /// Starts shard tasks; shared by the queue (to stop them) and the feeder (to reshard).
+/// Largest queue a shard's channel is given (`queue_config.capacity` is clamped to it).
+const MAX_SHARD_CAPACITY: usize = 1 << 30;
+
+/// Most batch slots reserved before samples arrive.
+const MAX_BATCH_PREALLOC: usize = 1 << 16;
+
 struct ShardSpawner {
     runtime: tokio::runtime::Handle,
     ctx: Arc<ShardContext>,
@@ -436,7 +442,8 @@ impl ShardSpawner {
         let mut senders = Vec::with_capacity(n);
         let mut progress = Vec::with_capacity(n);
         for _ in 0..n {
-            let (tx, rx) = mpsc::channel(self.capacity.max(1));
+            // tokio panics above its own maximum; no real queue comes near this one.
+            let (tx, rx) = mpsc::channel(self.capacity.clamp(1, MAX_SHARD_CAPACITY));
             let p = Arc::new(ShardProgress::default());
             handles.push(
                 self.runtime
@@ -544,7 +551,8 @@ async fn run_shard(
     progress: Arc<ShardProgress>,
     ctx: Arc<ShardContext>,
 ) {
-    let mut batch: Vec<QueueItem> = Vec::with_capacity(ctx.max_samples);
+    // Grown on demand past this: a huge `max_samples_per_send` must not allocate up front.
+    let mut batch: Vec<QueueItem> = Vec::with_capacity(ctx.max_samples.min(MAX_BATCH_PREALLOC));
     loop {
         let Some(first) = rx.recv().await else { break };
         batch.push(first);
@@ -1184,6 +1192,26 @@ mod tests {
             "url: {url}\nname: t\nsend_exemplars: true\nmetadata_config:\n  send: false\nwrite_relabel_configs:\n  - source_labels: [__name__]\n    regex: dropped\n    action: drop\nqueue_config:\n  batch_send_deadline: 50ms\n  max_samples_per_send: 7\n  min_shards: 3\n  capacity: 5\n"
         );
         serde_saphyr::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn absurd_queue_sizes_start_without_a_panic_or_a_huge_allocation() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let (db, _) = pharos_tsdb::Db::open(d.path(), pharos_tsdb::Options::default()).unwrap();
+        let mut cfg = config("http://127.0.0.1:9/api/v1/write");
+        cfg.queue_config.capacity = usize::MAX;
+        cfg.queue_config.max_samples_per_send = usize::MAX;
+        let q = rt
+            .block_on(async { QueueManager::start(cfg, &BTreeMap::new(), Arc::new(db), None) })
+            .unwrap();
+        // Let every shard task start and reserve its batch.
+        std::thread::sleep(Duration::from_millis(100));
+        rt.block_on(q.stop(Duration::from_secs(1)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub const STREAMED_CONTENT_TYPE: &str =
 /// The `--storage.remote.read-*` limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadLimits {
-    /// Most samples one query of a samples response may return; 0 for no limit.
+    /// Most samples one samples response may return, over all its queries; 0 for no limit.
     pub sample_limit: usize,
     /// Target size of one streamed frame; a frame holds one series' chunks up to this size.
     pub max_bytes_in_frame: usize,
@@ -211,12 +211,34 @@ fn hints_of(q: &ReadQuery) -> Option<SelectHints> {
     })
 }
 
+/// Counts the samples a request has read against the sample limit (0: no limit).
+struct SampleBudget {
+    limit: usize,
+    read: usize,
+}
+
+impl SampleBudget {
+    /// Counts one more sample; fails as soon as the limit is passed, so a request asking for
+    /// a huge range stops there instead of first holding the whole series in memory.
+    fn take_one(&mut self) -> Result<(), QueryFailure> {
+        self.read = self.read.saturating_add(1);
+        if self.limit > 0 && self.read > self.limit {
+            return Err(QueryFailure {
+                status: 400,
+                message: format!("exceeded sample limit ({})", self.limit),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Reads every series of one query, calling `each` with its labels (external labels merged)
 /// and its samples within the query's range.
 fn read_query(
     storage: &dyn Queryable,
     external_labels: &Labels,
     q: &ReadQuery,
+    budget: &mut SampleBudget,
     each: &mut dyn FnMut(Labels, Vec<(i64, ReadValue)>) -> Result<(), QueryFailure>,
 ) -> Result<(), QueryFailure> {
     let matchers = filter_external_label_matchers(&q.matchers, external_labels);
@@ -236,6 +258,7 @@ fn read_query(
             if t > q.end_ms {
                 break;
             }
+            budget.take_one()?;
             match kind {
                 ValueKind::Float => samples.push((t, ReadValue::Float(it.at().1))),
                 ValueKind::Histogram => {
@@ -266,20 +289,24 @@ fn samples_response(
     queries: &[ReadQuery],
 ) -> Result<ReadOutcome, QueryFailure> {
     let mut results = Vec::with_capacity(queries.len());
+    // The limit covers the whole response: a request repeating a query many times must not
+    // multiply what is held in memory.
+    let mut budget = SampleBudget {
+        limit: limits.sample_limit,
+        read: 0,
+    };
     for q in queries {
         let mut series = Vec::new();
-        let mut count = 0usize;
-        read_query(storage, external_labels, q, &mut |labels, samples| {
-            count += samples.len();
-            if limits.sample_limit > 0 && count > limits.sample_limit {
-                return Err(QueryFailure {
-                    status: 400,
-                    message: format!("exceeded sample limit ({})", limits.sample_limit),
-                });
-            }
-            series.push(ReadSeries { labels, samples });
-            Ok(())
-        })?;
+        read_query(
+            storage,
+            external_labels,
+            q,
+            &mut budget,
+            &mut |labels, samples| {
+                series.push(ReadSeries { labels, samples });
+                Ok(())
+            },
+        )?;
         results.push(series);
     }
     let raw = encode_read_response(&results);
@@ -337,39 +364,47 @@ fn streamed_response(
     queries: &[ReadQuery],
     emit: &mut dyn FnMut(Vec<u8>) -> bool,
 ) -> Result<(), QueryFailure> {
+    // Streamed responses hold one series at a time, so, as in Prometheus, no sample limit.
+    let mut budget = SampleBudget { limit: 0, read: 0 };
     for (index, q) in queries.iter().enumerate() {
-        read_query(storage, external_labels, q, &mut |labels, samples| {
-            // As in Prometheus: one series per frame, chunks added until the frame's budget
-            // (minus the labels' size) is spent, then a new frame for the same series.
-            let budget = limits
-                .max_bytes_in_frame
-                .saturating_sub(labels_size(&labels));
-            let mut frame: Vec<WireChunk> = Vec::new();
-            let mut used = 0usize;
-            let chunks = xor_chunks(&samples);
-            let last = chunks.len();
-            for (i, c) in chunks.into_iter().enumerate() {
-                used += c.data.len() + 24;
-                frame.push(c);
-                if used < budget && i + 1 < last {
-                    continue;
-                }
-                let msg = encode_chunked_response(&ChunkedReadResponse {
-                    series: vec![(labels.clone(), std::mem::take(&mut frame))],
-                    query_index: index as i64,
-                });
-                let mut frame_bytes = Vec::with_capacity(msg.len() + 9);
-                put_frame(&mut frame_bytes, &msg);
-                if !emit(frame_bytes) {
-                    return Err(QueryFailure {
-                        status: CLIENT_GONE,
-                        message: "client closed the connection".into(),
+        read_query(
+            storage,
+            external_labels,
+            q,
+            &mut budget,
+            &mut |labels, samples| {
+                // As in Prometheus: one series per frame, chunks added until the frame's budget
+                // (minus the labels' size) is spent, then a new frame for the same series.
+                let budget = limits
+                    .max_bytes_in_frame
+                    .saturating_sub(labels_size(&labels));
+                let mut frame: Vec<WireChunk> = Vec::new();
+                let mut used = 0usize;
+                let chunks = xor_chunks(&samples);
+                let last = chunks.len();
+                for (i, c) in chunks.into_iter().enumerate() {
+                    used += c.data.len() + 24;
+                    frame.push(c);
+                    if used < budget && i + 1 < last {
+                        continue;
+                    }
+                    let msg = encode_chunked_response(&ChunkedReadResponse {
+                        series: vec![(labels.clone(), std::mem::take(&mut frame))],
+                        query_index: index as i64,
                     });
+                    let mut frame_bytes = Vec::with_capacity(msg.len() + 9);
+                    put_frame(&mut frame_bytes, &msg);
+                    if !emit(frame_bytes) {
+                        return Err(QueryFailure {
+                            status: CLIENT_GONE,
+                            message: "client closed the connection".into(),
+                        });
+                    }
+                    used = 0;
                 }
-                used = 0;
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
@@ -455,6 +490,35 @@ mod tests {
         let out = handle_read(&store(), &external(), &limits, &body);
         assert_eq!(out.status, 400);
         assert!(String::from_utf8_lossy(&out.body).contains("exceeded sample limit (100)"));
+    }
+
+    #[test]
+    fn the_sample_limit_covers_every_query_of_a_request() {
+        // One query reads 2 * 191 samples: under the limit once, over it when repeated.
+        let q = ReadQuery {
+            start_ms: 10_000,
+            end_ms: 200_000,
+            matchers: vec![Matcher::equal("__name__", "m")],
+            hints: None,
+        };
+        let limits = ReadLimits {
+            sample_limit: 1000,
+            ..ReadLimits::default()
+        };
+        let body_of = |n: usize| {
+            let raw = encode_read_request(&ReadRequest {
+                queries: vec![q.clone(); n],
+                accepted_response_types: vec![],
+            });
+            snap::raw::Encoder::new()
+                .compress_vec(&raw)
+                .expect("snappy")
+        };
+        let once = handle_read(&store(), &external(), &limits, &body_of(1));
+        assert_eq!(once.status, 200);
+        let many = handle_read(&store(), &external(), &limits, &body_of(1000));
+        assert_eq!(many.status, 400);
+        assert!(String::from_utf8_lossy(&many.body).contains("exceeded sample limit (1000)"));
     }
 
     #[test]

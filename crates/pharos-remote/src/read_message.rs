@@ -699,11 +699,11 @@ pub fn split_frames(mut body: &[u8], max_frame: usize) -> Result<Vec<&[u8]>, Dec
                 ))
             })?;
         let rest = body.get(header..).unwrap_or_default();
-        if rest.len() < 4 + len {
+        let needed = len.saturating_add(4);
+        if rest.len() < needed {
             return Err(DecodeError::Invalid(format!(
-                "truncated frame: {} bytes left, {} needed",
+                "truncated frame: {} bytes left, {needed} needed",
                 rest.len(),
-                4 + len
             )));
         }
         let (crc, rest) = rest.split_at(4);
@@ -849,5 +849,167 @@ mod tests {
         });
         let e = decode_read_request(&q).unwrap_err().to_string();
         assert!(e.contains("invalid matcher type 9"), "{e}");
+    }
+
+    #[test]
+    fn a_frame_limit_near_usize_max_does_not_overflow() {
+        // Length 2^64-1 passes a limit of usize::MAX; the length check must not wrap.
+        let body = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0,
+        ];
+        let e = split_frames(&body, usize::MAX).unwrap_err().to_string();
+        assert!(e.contains("truncated frame"), "{e}");
+    }
+
+    /// A small xorshift generator: deterministic, so a failure reproduces from its seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
+        }
+    }
+
+    /// Flips, inserts, deletes and overwrites bytes; inserted runs favour varint edge values.
+    fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+        let mut b = seed.to_vec();
+        for _ in 0..=rng.below(4) {
+            let at = rng.below(b.len() + 1);
+            match rng.below(5) {
+                0 => {
+                    if let Some(x) = b.get_mut(at) {
+                        *x ^= 1 << rng.below(8);
+                    }
+                }
+                1 => {
+                    let run: &[u8] = match rng.below(4) {
+                        0 => &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+                        1 => &[0x80, 0x80, 0x80, 0x80, 0x08],
+                        2 => &[0x0a, 0x7f],
+                        _ => &[0x12, 0x00],
+                    };
+                    b.splice(at..at, run.iter().copied());
+                }
+                2 => {
+                    let end = (at + rng.below(8)).min(b.len());
+                    b.drain(at..end);
+                }
+                3 => b.truncate(at),
+                _ => {
+                    if let Some(x) = b.get_mut(at) {
+                        *x = (rng.next() & 0xff) as u8;
+                    }
+                }
+            }
+        }
+        b
+    }
+
+    fn seed_request() -> Vec<u8> {
+        encode_read_request(&ReadRequest {
+            queries: vec![ReadQuery {
+                start_ms: -5,
+                end_ms: i64::MAX,
+                matchers: vec![
+                    matcher(MatchOp::Equal, "__name__", "up"),
+                    matcher(MatchOp::Regex, "job", "a|b.*"),
+                    matcher(MatchOp::NotRegex, "x", ""),
+                ],
+                hints: Some(ReadHints {
+                    step_ms: 15_000,
+                    func: "rate".into(),
+                    start_ms: 1,
+                    end_ms: 2,
+                    grouping: vec!["job".into()],
+                    by: true,
+                    range_ms: 300_000,
+                }),
+            }],
+            accepted_response_types: vec![ResponseType::StreamedXorChunks, ResponseType::Samples],
+        })
+    }
+
+    fn seed_response() -> Vec<u8> {
+        let h = FloatHistogram {
+            count: 3.0,
+            sum: 4.5,
+            schema: 1,
+            zero_count: 1.0,
+            positive_spans: vec![pharos_model::Span {
+                offset: -1,
+                length: 2,
+            }],
+            positive_buckets: vec![1.0, 1.0],
+            ..FloatHistogram::default()
+        };
+        encode_read_response(&[vec![ReadSeries {
+            labels: Labels::from_pairs([("__name__", "m"), ("a", "b")]),
+            samples: vec![
+                (1000, ReadValue::Float(1.5)),
+                (2000, ReadValue::Histogram(Box::new(h))),
+            ],
+        }]])
+    }
+
+    fn seed_stream() -> Vec<u8> {
+        let resp = ChunkedReadResponse {
+            series: vec![(
+                Labels::from_pairs([("__name__", "m")]),
+                vec![WireChunk {
+                    min_time_ms: 1,
+                    max_time_ms: 9,
+                    encoding: ChunkEncoding::Xor,
+                    data: vec![0, 1, 2, 3],
+                }],
+            )],
+            query_index: 1,
+        };
+        let mut body = Vec::new();
+        put_frame(&mut body, &encode_chunked_response(&resp));
+        put_frame(&mut body, &encode_chunked_response(&resp));
+        body
+    }
+
+    #[test]
+    fn mutated_read_requests_never_panic() {
+        let seed = seed_request();
+        assert!(decode_read_request(&seed).is_ok());
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for _ in 0..4000 {
+            let _ = decode_read_request(&mutate(&mut rng, &seed));
+        }
+    }
+
+    #[test]
+    fn mutated_read_responses_never_panic() {
+        let seed = seed_response();
+        assert!(decode_read_response(&seed).is_ok());
+        let mut rng = Rng(0x0fed_cba9_8765_4321);
+        for _ in 0..4000 {
+            let _ = decode_read_response(&mutate(&mut rng, &seed));
+        }
+    }
+
+    #[test]
+    fn mutated_streamed_responses_never_panic() {
+        let seed = seed_stream();
+        let mut rng = Rng(0x5555_aaaa_3333_cccc);
+        for _ in 0..4000 {
+            let body = mutate(&mut rng, &seed);
+            // The checksum stops most mutations; decode the frames' messages directly too.
+            if let Ok(frames) = split_frames(&body, 1 << 20) {
+                for f in frames {
+                    let _ = decode_chunked_response(f);
+                }
+            }
+            let _ = decode_chunked_response(&body);
+        }
     }
 }

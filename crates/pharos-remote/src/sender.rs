@@ -381,8 +381,7 @@ impl WriteClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = resp.text().await.unwrap_or_default();
-        let snippet: String = body.chars().take(MAX_ERROR_BODY).collect();
+        let snippet = error_snippet(resp).await;
         let message = format!("server returned HTTP status {status}: {}", snippet.trim());
         if status.is_server_error()
             || (status == StatusCode::TOO_MANY_REQUESTS && self.retry_on_429)
@@ -397,6 +396,23 @@ impl WriteClient {
     }
 }
 
+/// The start of an error response's body, for the log line. Only the first few kilobytes
+/// are read: a receiver answering with an endless body must not fill memory.
+async fn error_snippet(mut resp: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    // Four bytes per character at most, so the snippet is never cut short by the cap.
+    while bytes.len() < MAX_ERROR_BODY * 4 {
+        match resp.chunk().await {
+            Ok(Some(c)) => bytes.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&bytes)
+        .chars()
+        .take(MAX_ERROR_BODY)
+        .collect()
+}
+
 fn describe_reqwest_error(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut s = e.to_string();
@@ -409,10 +425,17 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     s
 }
 
-/// Reads `Retry-After` as seconds (the HTTP-date form is rare from receivers and is ignored,
-/// falling back to the normal backoff).
+/// Longest `Retry-After` honoured: a receiver asking for more (e.g. 2^64-1 seconds) would
+/// otherwise park the shard for good.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Reads `Retry-After` as seconds, at most [`MAX_RETRY_AFTER`] (the HTTP-date form is rare
+/// from receivers and is ignored, falling back to the normal backoff).
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -517,6 +540,65 @@ mod tests {
     #[test]
     fn retry_after_seconds() {
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER)
+        );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn an_endless_error_body_is_not_read_to_the_end() {
+        use std::io::{Read as _, Write as _};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        const CAP: u64 = 256 << 20;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!(
+            "http://{}/api/v1/write",
+            listener.local_addr().expect("addr")
+        );
+        let written = Arc::new(AtomicU64::new(0));
+        let w = written.clone();
+        let server = std::thread::spawn(move || {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut req = [0u8; 4096];
+            let _ = conn.read(&mut req);
+            let _ = conn.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n",
+            );
+            let chunk = format!("10000\r\n{}\r\n", "e".repeat(0x10000));
+            // Bounded: stops when the client hangs up or after CAP bytes.
+            while w.load(Ordering::Relaxed) < CAP && conn.write_all(chunk.as_bytes()).is_ok() {
+                w.fetch_add(0x10000, Ordering::Relaxed);
+            }
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let http = HttpClient::new(
+            &pharos_http::HttpClientConfig::default(),
+            &pharos_http::ClientOptions::default(),
+        )
+        .expect("client");
+        let client = WriteClient::new(http, &url, Duration::from_secs(60), Vec::new(), false);
+        let result = rt.block_on(client.send(b"x"));
+        drop(rt);
+        let _ = server.join();
+        match result {
+            Err(SendError::Recoverable { message, .. }) => {
+                assert!(message.contains("500"), "{message}");
+                assert!(message.len() < MAX_ERROR_BODY + 100, "{}", message.len());
+            }
+            other => panic!("want a recoverable error, got {other:?}"),
+        }
+        // The socket buffers hold a few megabytes; reading everything would reach the cap.
+        assert!(
+            written.load(Ordering::Relaxed) < CAP,
+            "the whole body was read"
+        );
     }
 }

@@ -446,10 +446,13 @@ impl<C: WalConsumer> WalWatcher<C> {
                 if r.read_exact(&mut frame).is_err() {
                     break;
                 }
-                let len = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-                let mut body = vec![0u8; len.min(1 << 28)];
-                if r.read_exact(&mut body).is_err() {
-                    break;
+                let len = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+                // Read through `take` so the buffer grows only as far as the file has bytes:
+                // a corrupt length must not allocate hundreds of megabytes up front.
+                let mut body = Vec::new();
+                match (&mut r).take(u64::from(len)).read_to_end(&mut body) {
+                    Ok(n) if n as u64 == u64::from(len) => {}
+                    _ => break,
                 }
                 frame.extend_from_slice(&body);
                 match wal::decode_frame(&frame) {
@@ -763,5 +766,23 @@ mod tests {
         assert_eq!(c.forgotten, vec![1]);
         let got: Vec<_> = c.samples.iter().map(|s| (s.0.as_str(), s.1)).collect();
         assert_eq!(got, vec![("gone", 10), ("kept", 10), ("kept", 20)]);
+    }
+
+    #[test]
+    fn a_corrupt_checkpoint_frame_length_ends_the_read_without_a_huge_buffer() {
+        let d = tempfile::tempdir().unwrap();
+        let cp_dir = wal::checkpoint_dir(d.path(), 7);
+        std::fs::create_dir_all(&cp_dir).unwrap();
+        // A header claiming a 4 GiB record, followed by a few bytes only.
+        let mut bytes = vec![0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0];
+        bytes.extend_from_slice(&[1, 2, 3]);
+        std::fs::write(wal::segment_file(&cp_dir, 0), bytes).unwrap();
+        let watcher = WalWatcher::new(
+            d.path(),
+            Collect::default(),
+            Arc::new(AtomicBool::new(true)),
+        );
+        let got = watcher.checkpoint_series(7).unwrap();
+        assert_eq!(got, Some(HashSet::new()));
     }
 }

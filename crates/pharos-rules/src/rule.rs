@@ -375,7 +375,16 @@ impl Rule {
             }
             // Prometheus keeps whole seconds for both times.
             let down_at = down_at.div_euclid(1000) * 1000;
-            let mut restored_active_at = (v as i64) * 1000;
+            // The value should be a Unix time in seconds between 1970 and the sample itself;
+            // anything else (a foreign or corrupt sample, e.g. 1e300 or -Inf) is clamped into
+            // that range so that the arithmetic here and in later evaluations cannot overflow.
+            let secs = v.min(down_at as f64 / 1000.0);
+            let secs = if secs.is_finite() {
+                secs.max(down_at.min(0) as f64 / 1000.0)
+            } else {
+                down_at as f64 / 1000.0
+            };
+            let mut restored_active_at = (secs as i64).saturating_mul(1000);
             let spent_pending = down_at - restored_active_at;
             let remaining = hold - spent_pending;
             if remaining <= 0 {

@@ -180,11 +180,7 @@ impl OwnedFanoutStorage {
     /// A storage over `db` and `remote` that sends remote requests on `runtime`. It must be
     /// queried from threads that are not the runtime's workers (rule group threads, blocking
     /// tasks), since a querier waits for the requests it sends.
-    pub fn new(
-        db: Arc<Db>,
-        remote: Arc<RemoteReadState>,
-        runtime: tokio::runtime::Handle,
-    ) -> Self {
+    pub fn new(db: Arc<Db>, remote: Arc<RemoteReadState>, runtime: tokio::runtime::Handle) -> Self {
         OwnedFanoutStorage {
             db,
             remote,
@@ -339,8 +335,7 @@ impl Querier for FanoutQuerier<'_> {
         let mut out = self.local.label_values(name, matchers)?;
         // Remote read has no label endpoints; with matchers, the remotes' series are asked for.
         if !matchers.is_empty() {
-            for s in self.remotes.read(self.mint, self.maxt, None, matchers)
-            {
+            for s in self.remotes.read(self.mint, self.maxt, None, matchers) {
                 if let Some(v) = s.labels.get(name) {
                     out.push(v.to_string());
                 }
@@ -354,8 +349,7 @@ impl Querier for FanoutQuerier<'_> {
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut out = self.local.label_names(matchers)?;
         if !matchers.is_empty() {
-            for s in self.remotes.read(self.mint, self.maxt, None, matchers)
-            {
+            for s in self.remotes.read(self.mint, self.maxt, None, matchers) {
                 out.extend(s.labels.iter().map(|l| l.name.to_string()));
             }
             out.sort();
@@ -597,6 +591,102 @@ mod tests {
         assert_eq!(it.at(), (40, 4.0));
         assert_eq!(it.next(), ValueKind::None);
         assert_eq!(it.seek(100), ValueKind::None);
+    }
+
+    /// A database in a temporary directory holding `m{job="local"}` at 1000 and 2000 ms.
+    fn local_db(dir: &std::path::Path) -> Arc<Db> {
+        let (db, _) = Db::open(dir, pharos_tsdb::Options::default()).unwrap();
+        let l = Labels::from_pairs([("__name__", "m"), ("job", "local")]);
+        let mut app = db.appender();
+        app.append(0, &l, 1000, 1.0).unwrap();
+        app.append(0, &l, 2000, 2.0).unwrap();
+        app.commit().unwrap();
+        Arc::new(db)
+    }
+
+    /// Remote read entries from YAML, as `prometheus.yml` spells them.
+    fn remote_configs(yaml: &str) -> Vec<RemoteReadConfig> {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn start_time_comes_from_storage_and_adds_the_margin() {
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, _) = Db::open(dir.path(), pharos_tsdb::Options::default()).unwrap();
+        assert_eq!(empty.start_time(), None);
+        let state = RemoteReadState::new(ReadLimits::default(), 0);
+        assert_eq!(state.local_start(&empty), None);
+        drop(empty);
+        let dir = tempfile::tempdir().unwrap();
+        let db = local_db(dir.path());
+        assert_eq!(db.start_time(), Some(1000));
+        let state = RemoteReadState::new(ReadLimits::default(), 0);
+        assert_eq!(state.local_start(&db), Some(1000 + START_TIME_MARGIN_MS));
+    }
+
+    #[test]
+    fn apply_takes_the_external_labels_even_when_a_client_fails() {
+        let state = RemoteReadState::new(ReadLimits::default(), 0);
+        let good = remote_configs("- url: http://127.0.0.1:1/api/v1/read\n");
+        state
+            .apply(&good, Labels::from_pairs([("site", "a")]))
+            .unwrap();
+        assert_eq!(state.clients().len(), 1);
+        let bad = remote_configs(
+            "- url: http://127.0.0.1:1/api/v1/read\n  tls_config:\n    ca_file: /nonexistent/ca.pem\n- url: http://127.0.0.1:2/api/v1/read\n",
+        );
+        let labels = Labels::from_pairs([("site", "b")]);
+        assert!(state.apply(&bad, labels.clone()).is_err());
+        assert_eq!(state.external_labels(), labels);
+        assert_eq!(state.clients().len(), 1, "the old clients stay");
+    }
+
+    /// Rule groups query from plain threads: the owned form must send its requests on the
+    /// captured runtime, and a remote that cannot be reached leaves the local answer intact.
+    #[test]
+    fn owned_fanout_answers_from_a_plain_thread_despite_a_dead_remote() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = local_db(dir.path());
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap();
+        let remote = Arc::new(RemoteReadState::new(ReadLimits::default(), 0));
+        remote
+            .apply(
+                &remote_configs(&format!(
+                    "- url: http://{dead}/api/v1/read\n  read_recent: true\n  remote_timeout: 5s\n"
+                )),
+                Labels::empty(),
+            )
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let storage = OwnedFanoutStorage::new(db, remote, runtime.handle().clone());
+        let got = std::thread::spawn(move || {
+            let q = storage.querier(0, 3000).unwrap();
+            let m = Matcher::new(pharos_model::MatchOp::Equal, "__name__", "m").unwrap();
+            let series = q.select(None, &[m]).unwrap();
+            series
+                .iter()
+                .map(|s| {
+                    let mut it = s.iter();
+                    let mut samples = Vec::new();
+                    while it.next() == ValueKind::Float {
+                        samples.push(it.at());
+                    }
+                    (s.labels().get("job").map(str::to_string), samples)
+                })
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![(Some("local".to_string()), vec![(1000, 1.0), (2000, 2.0)])]
+        );
     }
 
     #[test]

@@ -19,11 +19,6 @@ use tokio::sync::Mutex as AsyncMutex;
 /// sent by its successor, which resumes from the recorded position.
 const RELOAD_FLUSH: Duration = Duration::from_secs(5);
 
-/// How long shutdown waits for queued samples to be sent. Prometheus waits up to a minute
-/// (`--storage.remote.flush-deadline`); unsent samples are not lost here, since the next start
-/// resumes from the recorded WAL position, so a shorter wait keeps restarts quick.
-pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(10);
-
 /// Labels and counters of one running queue, for `/metrics`.
 #[derive(Clone)]
 struct QueueView {
@@ -153,12 +148,20 @@ impl RemoteWriteQueues {
         }
     }
 
-    /// Stops every queue, giving each at most `flush` to send what it holds.
+    /// Stops every queue, giving each at most `flush` (`--storage.remote.flush-deadline`) to
+    /// send what it holds; a queue whose receiver stops taking samples gives up sooner, and
+    /// what is unsent is resent after a restart from the recorded WAL position. The queues stop
+    /// concurrently, so shutdown takes about `flush` at most however many there are.
     pub async fn stop_all(&self, flush: Duration) {
         let queues = std::mem::take(&mut *self.queues.lock().await);
-        let stops = queues.into_iter().map(|q| q.stop(flush));
+        let stops: Vec<_> = queues
+            .into_iter()
+            .map(|q| tokio::spawn(q.stop(flush)))
+            .collect();
         for s in stops {
-            s.await;
+            if let Err(e) = s.await {
+                tracing::error!(error = %e, "stopping a remote write queue failed");
+            }
         }
     }
 

@@ -464,15 +464,17 @@ fn rule_external_url(opts: &ServerOptions) -> String {
     format!("http://{host}:{}", opts.listen.port())
 }
 
-/// The rule manager over the server's storage, with no groups until the first [`apply`].
+/// The rule manager reading `queryable` and writing to `db`, with no groups until the first
+/// [`apply`].
 fn new_rule_manager(
     opts: &ServerOptions,
     config: &Config,
+    queryable: Arc<dyn pharos_tsdb::Queryable>,
     db: Arc<Db>,
     notify: pharos_rules::NotifyFn,
 ) -> pharos_rules::RuleManager {
     let mut ctx =
-        pharos_rules::EvalContext::new(Arc::new(Engine::new(opts.engine.clone())), db.clone(), db);
+        pharos_rules::EvalContext::new(Arc::new(Engine::new(opts.engine.clone())), queryable, db);
     ctx.notify = notify;
     ctx.external_url = rule_external_url(opts);
     ctx.path_prefix = opts.route_prefix.clone();

@@ -240,3 +240,50 @@ fn oversized_arguments_are_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn extreme_numbers_in_every_numeric_function_never_panic() {
+    let numbers = [
+        "0",
+        "-0.0",
+        "1e300",
+        "-1e300",
+        "1e-300",
+        "9.3e18",
+        "-9.3e18",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0x7fffffffffffffff",
+        "1.7976931348623157e308",
+        "\"NaN\"",
+        "\"+Inf\"",
+        "\"-Inf\"",
+        "\"1e400\"",
+        "\"-1e400\"",
+        "\"abc\"",
+        "\"\"",
+        "\"9999999y\"",
+    ];
+    let functions = [
+        "humanize",
+        "humanize1024",
+        "humanizeDuration",
+        "humanizePercentage",
+        "humanizeTimestamp",
+        "toTime",
+        "toDuration",
+        "parseDuration",
+        "printf \"%d %x %e %g %v %08.3f %c %U %q\"",
+    ];
+    for f in functions {
+        for n in numbers {
+            run_any(&format!("{{{{ {f} {n} }}}}"));
+            run_any(&format!(
+                "{{{{ ({f} {n}).Format \"2006-01-02 15:04:05.000 Mon Jan\" }}}}"
+            ));
+            run_any(&format!(
+                "{{{{ ({f} {n}).Unix }}}} {{{{ ({f} {n}).Add 1 }}}}"
+            ));
+        }
+    }
+}

@@ -266,8 +266,12 @@ impl Db {
     /// otherwise the head's, found from each series' first chunk without the full statistics
     /// walk of [`Db::head_stats`].
     pub fn start_time(&self) -> Option<i64> {
-        if let Some(t) = read_lock(&self.blocks).iter().map(|b| b.meta().min_time).min() {
-            return Some(t);
+        let blocks_min = read_lock(&self.blocks)
+            .iter()
+            .map(|b| b.meta().min_time)
+            .min();
+        if blocks_min.is_some() {
+            return blocks_min;
         }
         let head_min = read_lock(&self.state).head.min_t();
         (head_min != i64::MAX).then_some(head_min)

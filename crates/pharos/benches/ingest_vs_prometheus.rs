@@ -516,6 +516,15 @@ fn measure(
     let (cpu_before, _, _) = cpu_and_memory(pid);
     let began = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
+    if let Ok(Some(status)) = proc.child.try_wait() {
+        let text = show_log();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        println!(
+            "{name} exited during the measurement ({status}); last log lines:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+        return None;
+    }
     let (cpu_after, rss, hwm) = cpu_and_memory(pid);
     let seconds = began.elapsed().as_secs_f64();
     let samples_after = self_metric(addr, appended).unwrap_or(0.0);

@@ -457,3 +457,40 @@ fn annotations_and_labels_are_expanded_with_templates() {
         "{broken}"
     );
 }
+
+#[test]
+fn absurd_for_state_values_are_clamped_not_overflowed() {
+    for stored in [
+        1e300,
+        -1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        9.3e15,
+        -9.3e15,
+    ] {
+        let f = fixture();
+        let x = labels(&[("__name__", "x")]);
+        for m in 0..=40 {
+            f.store.append(&x, m * MIN, 5.0);
+        }
+        // A for-state sample that no earlier run could have written (remote write or a
+        // corrupt import can put any value there).
+        let state = labels(&[
+            ("__name__", crate::rule::ALERTS_FOR_STATE_METRIC),
+            ("alertname", "Long"),
+        ]);
+        f.store.append(&state, 30 * MIN, stored);
+        let text = "groups:\n- name: g\n  rules:\n  - alert: Long\n    expr: x > 1\n    for: 20m\n";
+        let g = group(text, true);
+        g.eval(32 * MIN, &f.ctx);
+        g.eval(33 * MIN, &f.ctx);
+        g.restore_for_state(33 * MIN, &f.ctx);
+        let active_at = g.rules[0].active_alerts()[0].active_at_ms;
+        assert!(
+            (0..=33 * MIN).contains(&active_at),
+            "{stored}: active at {active_at}"
+        );
+        g.eval(34 * MIN, &f.ctx);
+        g.eval(60 * MIN, &f.ctx);
+    }
+}

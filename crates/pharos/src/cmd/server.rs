@@ -74,6 +74,14 @@ pub struct Args {
     )]
     pub remote_read_max_bytes_in_frame: usize,
 
+    /// How long to wait flushing samples to remote write endpoints on shutdown.
+    #[arg(
+        long = "storage.remote.flush-deadline",
+        value_name = "DURATION",
+        default_value = "1m"
+    )]
+    pub remote_flush_deadline: String,
+
     /// Address to listen on for the API and telemetry.
     #[arg(
         long = "web.listen-address",
@@ -285,6 +293,13 @@ impl Args {
         );
         let alertmanager_timeout =
             duration_flag("alertmanager.timeout", &self.alertmanager_timeout)?.as_duration();
+        flags.insert(
+            "storage.remote.flush-deadline".into(),
+            self.remote_flush_deadline.clone(),
+        );
+        let remote_flush_deadline =
+            duration_flag("storage.remote.flush-deadline", &self.remote_flush_deadline)?
+                .as_duration();
         let mut rule_ms = |name: &str, v: &str| -> anyhow::Result<i64> {
             flags.insert(name.to_string(), v.to_string());
             Ok(i64::try_from(duration_flag(name, v)?.as_millis()).unwrap_or(i64::MAX))
@@ -322,6 +337,7 @@ impl Args {
             alertmanager_queue_capacity: self.alertmanager_queue_capacity,
             alertmanager_timeout,
             rule_alert_timings,
+            remote_flush_deadline,
         })
     }
 

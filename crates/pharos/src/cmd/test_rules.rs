@@ -148,19 +148,9 @@ fn run_file(path: &Path) -> Vec<String> {
         Ok(t) => t,
         Err(e) => return vec![format!("open {}: {e}", path.display())],
     };
-    let file: UnitTestFile = if text.trim().is_empty() {
-        UnitTestFile {
-            rule_files: Vec::new(),
-            evaluation_interval: None,
-            group_eval_order: Vec::new(),
-            fuzzy_compare: false,
-            tests: Vec::new(),
-        }
-    } else {
-        match serde_saphyr::from_str(&text) {
-            Ok(f) => f,
-            Err(e) => return vec![e.to_string()],
-        }
+    let file = match parse_test_file(&text) {
+        Ok(f) => f,
+        Err(e) => return vec![e],
     };
     let eval_interval = match millis(file.evaluation_interval) {
         0 => 60_000,
@@ -199,8 +189,61 @@ fn run_file(path: &Path) -> Vec<String> {
     errors
 }
 
-/// Loads the input series into a fresh store, `interval` apart starting at 0.
-fn load_series(storage: &MemStorage, t: &TestGroup, interval: i64) -> Result<(), String> {
+/// Parses the text of a unit test file; an empty file has no tests.
+fn parse_test_file(text: &str) -> Result<UnitTestFile, String> {
+    if text.trim().is_empty() {
+        return Ok(UnitTestFile {
+            rule_files: Vec::new(),
+            evaluation_interval: None,
+            group_eval_order: Vec::new(),
+            fuzzy_compare: false,
+            tests: Vec::new(),
+        });
+    }
+    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Most input values one test group may expand to (`0+1x1000000000` would otherwise try to
+/// hold a billion samples in memory before anything is evaluated).
+const MAX_INPUT_VALUES: u64 = 10_000_000;
+
+/// Most evaluations one test group runs (`eval_time` divided by the interval): a 1ms interval
+/// with an `eval_time` of years would otherwise run for days.
+const MAX_EVALUATIONS: i64 = 10_000_000;
+
+/// An upper bound of how many values a series notation such as `1+2x10 _x3 {{...}}x2` expands
+/// to, computed without expanding it: every `xN` suffix counts N + 1, any other item 1.
+fn expanded_value_count(values: &str) -> u64 {
+    values
+        .split_whitespace()
+        .map(|item| {
+            item.rsplit_once('x')
+                .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .map_or(1, |(_, n)| {
+                    n.parse::<u64>().unwrap_or(u64::MAX).saturating_add(1)
+                })
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Loads the input series into a fresh store, `interval` apart starting at 0, refusing to
+/// expand more than `max_values` values in all.
+fn load_series(
+    storage: &MemStorage,
+    t: &TestGroup,
+    interval: i64,
+    max_values: u64,
+) -> Result<(), String> {
+    let total = t
+        .input_series
+        .iter()
+        .map(|s| expanded_value_count(&s.values))
+        .fold(0u64, u64::saturating_add);
+    if total > max_values {
+        return Err(format!(
+            "input_series expand to {total} values, more than the {max_values} a test group may load"
+        ));
+    }
     for s in &t.input_series {
         let labels = parse_labels(&s.series).map_err(|e| e.to_string())?;
         let values = parse_values(&s.values).map_err(|e| e.to_string())?;
@@ -250,7 +293,7 @@ fn test_group(
         ms => ms,
     };
     let storage = Arc::new(MemStorage::new());
-    if let Err(e) = load_series(&storage, t, interval) {
+    if let Err(e) = load_series(&storage, t, interval, MAX_INPUT_VALUES) {
         return vec![e];
     }
     let groups = match load_groups(rule_files, interval, order) {
@@ -289,6 +332,13 @@ fn test_group(
         .chain(t.promql_expr_test.iter().map(|p| millis(p.eval_time)))
         .max()
         .unwrap_or(0);
+    if max_eval / eval_interval.max(1) > MAX_EVALUATIONS {
+        return vec![format!(
+            "eval_time {} is more than {MAX_EVALUATIONS} evaluation intervals of {} away",
+            go_duration(max_eval),
+            go_duration(eval_interval)
+        )];
+    }
     let mut pending_checks = alert_tests.iter().peekable();
     let mut ts = 0i64;
     while ts <= max_eval {
@@ -598,5 +648,94 @@ mod tests {
         let s = alerts_string(&[(Labels::from_pairs([("a", "1")]), Labels::empty())]);
         assert_eq!(s, "[\n0:\n  Labels:{a=\"1\"}\n  Annotations:{}\n]");
         assert_eq!(indent_lines("a\nb", "  "), "a\n  b");
+    }
+
+    fn group_of(text: &str) -> TestGroup {
+        let mut f = parse_test_file(text).expect("valid test file");
+        f.tests.remove(0)
+    }
+
+    #[test]
+    fn huge_series_expansions_are_refused_before_allocating() {
+        for values in [
+            "0+1x100000000000",
+            "_x18446744073709551615",
+            "stale 1x99999999999999999999999",
+            "1x5000000 1x5000000",
+        ] {
+            let t = group_of(&format!(
+                "tests:\n- input_series:\n  - series: 'up'\n    values: '{values}'\n"
+            ));
+            let e =
+                load_series(&MemStorage::new(), &t, 60_000, MAX_INPUT_VALUES).expect_err(values);
+            assert!(e.contains("more than the"), "{values}: {e}");
+        }
+        // An upper bound: the histogram's inner space counts one more item.
+        assert_eq!(
+            expanded_value_count("1+2x10 _x3 {{schema:0 sum:1}}x2 stale 5"),
+            11 + 4 + 1 + 3 + 2
+        );
+    }
+
+    #[test]
+    fn far_eval_time_with_a_tiny_interval_is_refused_not_run() {
+        let file = parse_test_file(
+            "evaluation_interval: 1ms\ntests:\n- promql_expr_test:\n  - expr: vector(1)\n    eval_time: 290y\n",
+        )
+        .expect("valid test file");
+        let errors = test_group(&file.tests[0], 1, &HashMap::new(), &[], false);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("evaluation intervals"), "{errors:?}");
+    }
+
+    /// A small xorshift generator: deterministic, so a failure reproduces from its seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            usize::try_from(self.0 % n.max(1) as u64).unwrap_or(0)
+        }
+    }
+
+    #[test]
+    fn mutated_unit_test_files_never_panic() {
+        const SEED: &str = "rule_files: [rules.yml]\nevaluation_interval: 1m\ngroup_eval_order: [a, b]\ntests:\n  - interval: 1m\n    name: t\n    external_labels: {site: x}\n    input_series:\n      - series: 'up{job=\"a\", instance=\"i\"}'\n        values: '0 1+1x5 _ stale -2-1x3 {{schema:0 sum:5 count:4 buckets:[1 2 1]}}x2'\n    alert_rule_test:\n      - eval_time: 5m\n        alertname: Down\n        exp_alerts:\n          - exp_labels: {job: a}\n            exp_annotations: {summary: s}\n    promql_expr_test:\n      - expr: sum(up)\n        eval_time: 2m\n        exp_samples:\n          - labels: '{job=\"a\"}'\n            value: 3\n";
+        const SNIPPETS: &[&str] = &[
+            "x", "x99999", "{{", "}}", "[", "]", "{", "}", ":", "- ", "\n", "'", "\"", "_", "+",
+            "-", "e400", "stale", "&a ", "*a", "1y", "0", "NaN", "Inf", "\u{0}", "ü",
+        ];
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..3000 {
+            let mut bytes = SEED.as_bytes().to_vec();
+            for _ in 0..=rng.below(4) {
+                let at = rng.below(bytes.len() + 1);
+                match rng.below(3) {
+                    0 => {
+                        let s = SNIPPETS[rng.below(SNIPPETS.len())];
+                        bytes.splice(at..at, s.bytes());
+                    }
+                    1 => {
+                        let end = (at + rng.below(12)).min(bytes.len());
+                        bytes.drain(at..end);
+                    }
+                    _ => {
+                        if let Some(b) = bytes.get_mut(at) {
+                            *b = u8::try_from(rng.below(128)).unwrap_or(b' ');
+                        }
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let Ok(file) = parse_test_file(&text) else {
+                continue;
+            };
+            for t in &file.tests {
+                // A small cap keeps each iteration quick; the full cap is the same code path.
+                let _ = load_series(&MemStorage::new(), t, 60_000, 10_000);
+            }
+        }
     }
 }
