@@ -32,10 +32,11 @@ pub enum LoadError {
 pub fn expand_rule_files(patterns: &[String]) -> Result<Vec<String>, LoadError> {
     let mut files = Vec::new();
     for p in patterns {
-        let paths = glob::glob(p).map_err(|e| LoadError::Pattern {
-            pattern: p.clone(),
-            message: e.to_string(),
-        })?;
+        let paths =
+            glob::glob(&without_recursive_wildcards(p)).map_err(|e| LoadError::Pattern {
+                pattern: p.clone(),
+                message: e.to_string(),
+            })?;
         let mut matched: Vec<String> = paths
             .filter_map(Result::ok)
             .map(|p| p.display().to_string())
@@ -48,6 +49,19 @@ pub fn expand_rule_files(patterns: &[String]) -> Result<Vec<String>, LoadError> 
         }
     }
     Ok(files)
+}
+
+/// Go's `filepath.Glob`, which Prometheus uses, has no recursive `**`: any run of stars is one
+/// `*` that stays within a path component. Collapsing the runs keeps that meaning, so that
+/// `/**/*.yml` does not walk the whole file system and load files Prometheus would not.
+fn without_recursive_wildcards(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        if c != '*' || !out.ends_with('*') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Loads and validates every file matched by `patterns`.
@@ -272,6 +286,22 @@ mod tests {
     }
 
     const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn double_star_matches_one_path_component_as_in_go() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        for f in ["top.yml", "a/one.yml", "a/b/two.yml"] {
+            std::fs::write(root.join(f), "").unwrap();
+        }
+        let pattern = format!("{}/**/*.yml", root.display());
+        let got = expand_rule_files(&[pattern]).unwrap();
+        assert_eq!(got, vec![format!("{}/a/one.yml", root.display())]);
+        // Within a component too: `x**y` is `x*y`, not a pattern error.
+        let pattern = format!("{}/a/o**.yml", root.display());
+        assert_eq!(expand_rule_files(&[pattern]).unwrap().len(), 1);
+    }
 
     #[test]
     fn reload_keeps_unchanged_groups_and_refuses_bad_files() {

@@ -168,10 +168,29 @@ impl RuleFile {
     }
 }
 
+/// Largest rule file read: far above any real one, it stops a glob that matched a device such
+/// as `/dev/zero` from filling memory.
+pub const MAX_RULE_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads a whole file of at most [`MAX_RULE_FILE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "file is larger than {MAX_RULE_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(text)
+}
+
 /// Reads and validates the rule file at `path`.
 pub fn load_rule_file(path: &Path) -> Result<RuleFile, Vec<RuleFileError>> {
     let name = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match read_bounded(path) {
         Ok(text) => parse_rule_file(&name, &text),
         Err(e) => Err(vec![RuleFileError {
             file: name,
@@ -583,6 +602,16 @@ mod robustness_tests {
                 assert!(errors.iter().all(|e| !e.message.is_empty()), "{text:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_at_the_size_cap() {
+        let zero = Path::new("/dev/zero");
+        if !zero.exists() {
+            return;
+        }
+        let errors = load_rule_file(zero).expect_err("refused");
+        assert!(errors[0].message.contains("larger than"), "{errors:?}");
     }
 
     #[test]
