@@ -435,7 +435,7 @@ fn self_metric(addr: SocketAddr, name: &str) -> Option<f64> {
             continue;
         }
         let v = rest
-            .rsplit_once(|c: char| c == ' ' || c == '}')
+            .rsplit_once([' ', '}'])
             .and_then(|(_, v)| v.trim().parse::<f64>().ok());
         if let Some(v) = v {
             found = Some(found.unwrap_or(0.0) + v);

@@ -7,12 +7,15 @@ mod ast;
 mod lexer;
 mod parse;
 
+#[cfg(test)]
+mod nesting_tests;
+
 pub use ast::{
     line_col, AggOp, AtModifier, BinOp, Cardinality, Expr, MatrixSelector, PosRange, Subquery,
     VectorMatching, VectorSelector,
 };
 pub use lexer::{try_duration, INVALID_UTF8_PREFIX};
-pub use parse::{parse, parse_selector, ParseOptions};
+pub use parse::{parse, parse_selector, ParseOptions, MAX_NESTING};
 
 use std::fmt;
 

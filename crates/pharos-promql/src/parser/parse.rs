@@ -19,6 +19,16 @@ pub struct ParseOptions {
     pub range: i64,
 }
 
+/// How deeply expressions may nest: both the parser's recursion and the height of the finished
+/// syntax tree (which a left-associative chain such as `a + b + c + ...` grows without
+/// recursion) stay within this many levels, so every stage that walks the tree recursively
+/// (parsing, evaluation, printing, the API's JSON, dropping) has a known stack bound. Prometheus
+/// has no limit because Go stacks grow; real queries nest well under 50 levels. In an
+/// unoptimised build one level costs up to about 9 KiB of stack (parsing a nested aggregation),
+/// so the deepest accepted query needs about half of a 2 MiB thread stack, the size tokio and
+/// `std::thread` give by default.
+pub const MAX_NESTING: usize = 128;
+
 /// Parses and type-checks a PromQL expression.
 pub fn parse(input: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
     let toks = lex(input)?;
@@ -28,6 +38,7 @@ pub fn parse(input: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
         i: 0,
         opts,
         allow_empty_selector: false,
+        nesting: 0,
     };
     if matches!(p.peek(), Tok::Eof) {
         return Err(ParseError::at(
@@ -36,7 +47,7 @@ pub fn parse(input: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
             "no expression found in input".into(),
         ));
     }
-    let e = p.expr(0)?;
+    let (e, _) = p.expr(0)?;
     if !matches!(p.peek(), Tok::Eof) {
         return Err(p.unexpected("end of input"));
     }
@@ -76,6 +87,14 @@ struct Parser<'a> {
     opts: ParseOptions,
     /// Set while parsing the selector argument of `info`, which may match empty.
     allow_empty_selector: bool,
+    /// How many `expr`/`dur_expr` calls are active: the parser's own recursion depth.
+    nesting: usize,
+}
+
+/// What an identifier followed by `(` (or `by`/`without`) starts.
+enum Callee {
+    Aggregation(AggOp),
+    Function(&'static functions::FunctionDef),
 }
 
 fn type_name(t: ValueType) -> &'static str {
@@ -174,94 +193,151 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn expr(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
-        let mut lhs = self.unary()?;
+    fn too_deep(&self, offset: usize) -> ParseError {
+        self.err(
+            offset,
+            format!("query is too deeply nested (more than {MAX_NESTING} levels)"),
+        )
+    }
+
+    /// Accepts a tree height, or refuses it at `offset` when it exceeds [`MAX_NESTING`].
+    fn bounded_height(&self, height: usize, offset: usize) -> Result<usize, ParseError> {
+        if height > MAX_NESTING {
+            Err(self.too_deep(offset))
+        } else {
+            Ok(height)
+        }
+    }
+
+    /// Enters one level of recursive parsing, refusing to go deeper than [`MAX_NESTING`] so
+    /// that hostile input cannot overflow the stack. Callers leave with `self.nesting -= 1`.
+    fn enter(&mut self) -> Result<(), ParseError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.too_deep(self.start_offset()));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
+    /// Where the current token starts.
+    fn start_offset(&self) -> usize {
+        self.toks.get(self.i).map_or(self.input.len(), |t| t.start)
+    }
+
+    /// An expression whose operators bind at least as tightly as `min_prec`, with the height of
+    /// its syntax tree.
+    ///
+    /// This and the functions it recurses through (`operator_chain`, `unary`, `signed`,
+    /// `primary`, `parenthesised`, `call`, `aggregation`) keep their own stack frames small
+    /// and leave the bulky work to helpers that return before recursing, because the frames
+    /// of one nesting level, times [`MAX_NESTING`], must fit a thread's stack.
+    fn expr(&mut self, min_prec: u8) -> Result<(Expr, usize), ParseError> {
+        self.enter()?;
+        let out = self.operator_chain(min_prec);
+        self.nesting -= 1;
+        out
+    }
+
+    /// The modifiers after a binary operator: `bool`, `on`/`ignoring`, `group_left`/
+    /// `group_right` and `fill*`. Kept out of [`Self::operator_chain`] so that the recursive
+    /// path's stack frames stay small.
+    #[inline(never)]
+    fn operator_modifiers(
+        &mut self,
+        op: BinOp,
+    ) -> Result<(bool, VectorMatching, bool), ParseError> {
+        let mut return_bool = false;
+        if self.is_ident("bool") {
+            self.bump();
+            return_bool = true;
+        }
+        let mut matching = VectorMatching {
+            card: if op.is_set() {
+                Cardinality::ManyToMany
+            } else {
+                Cardinality::OneToOne
+            },
+            on: false,
+            labels: vec![],
+            include: vec![],
+            fill_left: None,
+            fill_right: None,
+        };
+        let mut has_matching = false;
+        if self.is_ident("on") || self.is_ident("ignoring") {
+            matching.on = self.is_ident("on");
+            self.bump();
+            matching.labels = self.label_list()?;
+            has_matching = true;
+            if self.is_ident("group_left") || self.is_ident("group_right") {
+                let left = self.is_ident("group_left");
+                let t = self.bump();
+                if op.is_set() {
+                    return Err(self.err(
+                        t.start,
+                        format!("no grouping allowed for \"{}\" operation", op.as_str()),
+                    ));
+                }
+                matching.card = if left {
+                    Cardinality::ManyToOne
+                } else {
+                    Cardinality::OneToMany
+                };
+                if self.is_op("(") {
+                    matching.include = self.label_list()?;
+                }
+            }
+        }
+        // `fill(v)`, `fill_left(v)`, `fill_right(v)` modifiers.
+        loop {
+            let which = match self.peek() {
+                Tok::Ident(w) if matches!(self.peek_at(1), Tok::Op("(")) => w.to_ascii_lowercase(),
+                _ => break,
+            };
+            if !matches!(which.as_str(), "fill" | "fill_left" | "fill_right") {
+                break;
+            }
+            self.bump();
+            self.expect_op("(")?;
+            let neg = if self.is_op("-") {
+                self.bump();
+                true
+            } else {
+                if self.is_op("+") {
+                    self.bump();
+                }
+                false
+            };
+            let Tok::Number(v) = self.peek().clone() else {
+                return Err(self.unexpected("number"));
+            };
+            self.bump();
+            self.expect_op(")")?;
+            let v = if neg { -v } else { v };
+            if which != "fill_right" {
+                matching.fill_left = Some(v);
+            }
+            if which != "fill_left" {
+                matching.fill_right = Some(v);
+            }
+            has_matching = true;
+        }
+        Ok((return_bool, matching, has_matching))
+    }
+
+    fn operator_chain(&mut self, min_prec: u8) -> Result<(Expr, usize), ParseError> {
+        let (mut lhs, mut height) = self.unary()?;
         while let Some(op) = self.binop() {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
             }
             let op_tok = self.bump();
-            let mut return_bool = false;
-            if self.is_ident("bool") {
-                self.bump();
-                return_bool = true;
-            }
-            let mut matching = VectorMatching {
-                card: if op.is_set() {
-                    Cardinality::ManyToMany
-                } else {
-                    Cardinality::OneToOne
-                },
-                on: false,
-                labels: vec![],
-                include: vec![],
-                fill_left: None,
-                fill_right: None,
-            };
-            let mut has_matching = false;
-            if self.is_ident("on") || self.is_ident("ignoring") {
-                matching.on = self.is_ident("on");
-                self.bump();
-                matching.labels = self.label_list()?;
-                has_matching = true;
-                if self.is_ident("group_left") || self.is_ident("group_right") {
-                    let left = self.is_ident("group_left");
-                    let t = self.bump();
-                    if op.is_set() {
-                        return Err(self.err(
-                            t.start,
-                            format!("no grouping allowed for \"{}\" operation", op.as_str()),
-                        ));
-                    }
-                    matching.card = if left {
-                        Cardinality::ManyToOne
-                    } else {
-                        Cardinality::OneToMany
-                    };
-                    if self.is_op("(") {
-                        matching.include = self.label_list()?;
-                    }
-                }
-            }
-            // `fill(v)`, `fill_left(v)`, `fill_right(v)` modifiers.
-            loop {
-                let which = match self.peek() {
-                    Tok::Ident(w) if matches!(self.peek_at(1), Tok::Op("(")) => {
-                        w.to_ascii_lowercase()
-                    }
-                    _ => break,
-                };
-                if !matches!(which.as_str(), "fill" | "fill_left" | "fill_right") {
-                    break;
-                }
-                self.bump();
-                self.expect_op("(")?;
-                let neg = if self.is_op("-") {
-                    self.bump();
-                    true
-                } else {
-                    if self.is_op("+") {
-                        self.bump();
-                    }
-                    false
-                };
-                let Tok::Number(v) = self.peek().clone() else {
-                    return Err(self.unexpected("number"));
-                };
-                self.bump();
-                self.expect_op(")")?;
-                let v = if neg { -v } else { v };
-                if which != "fill_right" {
-                    matching.fill_left = Some(v);
-                }
-                if which != "fill_left" {
-                    matching.fill_right = Some(v);
-                }
-                has_matching = true;
-            }
+            let (return_bool, matching, has_matching) = self.operator_modifiers(op)?;
             let next_min = if op == BinOp::Pow { prec } else { prec + 1 };
-            let rhs = self.expr(next_min)?;
+            let (rhs, rhs_height) = self.expr(next_min)?;
+            // Folding into `lhs` deepens the tree without any recursion in the parser.
+            height = self.bounded_height(height.max(rhs_height) + 1, op_tok.start)?;
             let pos = PosRange {
                 start: lhs.pos().start,
                 end: rhs.pos().end,
@@ -277,7 +353,7 @@ impl<'a> Parser<'a> {
                 pos,
             )?;
         }
-        Ok(lhs)
+        Ok((lhs, height))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -361,36 +437,50 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn unary(&mut self) -> Result<Expr, ParseError> {
+    fn unary(&mut self) -> Result<(Expr, usize), ParseError> {
         if self.is_op("-") || self.is_op("+") {
-            let t = self.bump();
-            let neg = matches!(t.tok, Tok::Op("-"));
-            // Unary operators bind tighter than everything except `^`.
-            let e = self.expr(BinOp::Pow.precedence())?;
-            let pos = PosRange {
-                start: t.start,
-                end: e.pos().end,
-            };
-            let ty = e.value_type();
-            if ty != ValueType::Scalar && ty != ValueType::Vector {
-                return Err(self.err(
-                    t.start,
-                    format!("unary expression only allowed on expressions of type scalar or instant vector, got {:?}", type_name(ty)),
-                ));
-            }
-            if !neg {
-                return Ok(match e {
-                    Expr::Number(v, _) => Expr::Number(v, pos),
-                    e => e,
-                });
-            }
+            return self.signed();
+        }
+        let (prim, height) = self.primary()?;
+        self.postfix(prim, height)
+    }
+
+    /// `-expr` or `+expr`.
+    fn signed(&mut self) -> Result<(Expr, usize), ParseError> {
+        let sign = self.bump();
+        // Unary operators bind tighter than everything except `^`.
+        let (e, height) = self.expr(BinOp::Pow.precedence())?;
+        self.apply_sign(sign, e, height)
+    }
+
+    /// Type-checks a signed operand and folds the sign into it (numbers absorb it, `+` vanishes).
+    #[inline(never)]
+    fn apply_sign(&self, sign: Token, e: Expr, height: usize) -> Result<(Expr, usize), ParseError> {
+        let neg = matches!(sign.tok, Tok::Op("-"));
+        let pos = PosRange {
+            start: sign.start,
+            end: e.pos().end,
+        };
+        let ty = e.value_type();
+        if ty != ValueType::Scalar && ty != ValueType::Vector {
+            return Err(self.err(
+                sign.start,
+                format!("unary expression only allowed on expressions of type scalar or instant vector, got {:?}", type_name(ty)),
+            ));
+        }
+        if !neg {
             return Ok(match e {
-                Expr::Number(v, _) => Expr::Number(-v, pos),
-                e => Expr::Neg(Box::new(e), pos),
+                Expr::Number(v, _) => (Expr::Number(v, pos), height),
+                e => (e, height),
             });
         }
-        let prim = self.primary()?;
-        self.postfix(prim)
+        Ok(match e {
+            Expr::Number(v, _) => (Expr::Number(-v, pos), height),
+            e => (
+                Expr::Neg(Box::new(e), pos),
+                self.bounded_height(height + 1, sign.start)?,
+            ),
+        })
     }
 
     /// A duration inside `[...]`: a literal or a duration expression (`5m+30s`, `step()*2`).
@@ -418,6 +508,13 @@ impl<'a> Parser<'a> {
     }
 
     fn dur_expr(&mut self, min_prec: u8, what: &str) -> Result<f64, ParseError> {
+        self.enter()?;
+        let out = self.dur_operator_chain(min_prec, what);
+        self.nesting -= 1;
+        out
+    }
+
+    fn dur_operator_chain(&mut self, min_prec: u8, what: &str) -> Result<f64, ParseError> {
         let mut lhs = if self.is_op("-") {
             self.bump();
             -self.dur_expr(6, what)?
@@ -510,7 +607,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn postfix(&mut self, mut e: Expr) -> Result<Expr, ParseError> {
+    /// Applies ranges, subqueries and modifiers after a primary expression of tree height
+    /// `height`.
+    fn postfix(&mut self, mut e: Expr, mut height: usize) -> Result<(Expr, usize), ParseError> {
         loop {
             if self.is_op("[") {
                 let open = self.bump();
@@ -540,6 +639,7 @@ impl<'a> Parser<'a> {
                         start: e.pos().start,
                         end: close.end,
                     };
+                    height = self.bounded_height(height + 1, open.start)?;
                     e = Expr::Subquery(Subquery {
                         expr: Box::new(e),
                         range,
@@ -692,77 +792,81 @@ impl<'a> Parser<'a> {
                     continue;
                 }
             }
-            return Ok(e);
+            return Ok((e, height));
         }
     }
 
-    fn primary(&mut self) -> Result<Expr, ParseError> {
+    /// A primary expression with the height of its syntax tree.
+    fn primary(&mut self) -> Result<(Expr, usize), ParseError> {
+        if self.is_op("(") {
+            return self.parenthesised();
+        }
+        let start = self.start_offset();
+        match self.callee()? {
+            Some(Callee::Aggregation(op)) => self.aggregation(op, start),
+            Some(Callee::Function(func)) => self.call(func, start),
+            None => self.leaf(),
+        }
+    }
+
+    fn parenthesised(&mut self) -> Result<(Expr, usize), ParseError> {
+        let start = self.bump().start;
+        let (e, height) = self.expr(0)?;
+        let end = self.expect_op(")")?.end;
+        let height = self.bounded_height(height + 1, start)?;
+        Ok((Expr::Paren(Box::new(e), PosRange { start, end }), height))
+    }
+
+    /// Whether the current token starts an aggregation or a function call, and which.
+    #[inline(never)]
+    fn callee(&self) -> Result<Option<Callee>, ParseError> {
+        let Tok::Ident(word) = self.peek() else {
+            return Ok(None);
+        };
+        let next = self.peek_at(1);
+        let start = self.start_offset();
+        if let Some(op) = AggOp::from_name(&word.to_ascii_lowercase()) {
+            if matches!(next, Tok::Op("("))
+                || matches!(next, Tok::Ident(w) if w.eq_ignore_ascii_case("by") || w.eq_ignore_ascii_case("without"))
+            {
+                return Ok(Some(Callee::Aggregation(op)));
+            }
+        }
+        if !matches!(next, Tok::Op("(")) {
+            return Ok(None);
+        }
+        let Some(func) = functions::lookup(word) else {
+            return Err(self.err(start, format!("unknown function with name {word:?}")));
+        };
+        if func.experimental && !self.opts.experimental_functions {
+            return Err(self.err(start, format!("function {word:?} is not enabled")));
+        }
+        Ok(Some(Callee::Function(func)))
+    }
+
+    /// A number, string or selector: an expression without subexpressions.
+    #[inline(never)]
+    fn leaf(&mut self) -> Result<(Expr, usize), ParseError> {
         let t = self.tok();
+        let at = PosRange {
+            start: t.start,
+            end: t.end,
+        };
         match &t.tok {
             Tok::Number(v) => {
                 self.bump();
-                Ok(Expr::Number(
-                    *v,
-                    PosRange {
-                        start: t.start,
-                        end: t.end,
-                    },
-                ))
+                Ok((Expr::Number(*v, at), 1))
             }
             Tok::Duration(ms) => {
                 self.bump();
-                Ok(Expr::Number(
-                    *ms as f64 / 1000.0,
-                    PosRange {
-                        start: t.start,
-                        end: t.end,
-                    },
-                ))
+                Ok((Expr::Number(*ms as f64 / 1000.0, at), 1))
             }
             Tok::Str(s) => {
                 self.bump();
-                Ok(Expr::Str(
-                    s.clone(),
-                    PosRange {
-                        start: t.start,
-                        end: t.end,
-                    },
-                ))
+                Ok((Expr::Str(s.clone(), at), 1))
             }
-            Tok::Op("(") => {
-                self.bump();
-                let e = self.expr(0)?;
-                let close = self.expect_op(")")?;
-                Ok(Expr::Paren(
-                    Box::new(e),
-                    PosRange {
-                        start: t.start,
-                        end: close.end,
-                    },
-                ))
-            }
-            Tok::Op("{") => self.selector(None, t.start),
+            Tok::Op("{") => Ok((self.selector(None, t.start)?, 1)),
             Tok::Ident(word) => {
-                let word = word.clone();
-                let next = self.peek_at(1).clone();
-                if let Some(op) = AggOp::from_name(&word.to_ascii_lowercase()) {
-                    if matches!(next, Tok::Op("("))
-                        || matches!(&next, Tok::Ident(w) if w.eq_ignore_ascii_case("by") || w.eq_ignore_ascii_case("without"))
-                    {
-                        return self.aggregation(op, t.start);
-                    }
-                }
-                if matches!(next, Tok::Op("(")) {
-                    let Some(func) = functions::lookup(&word) else {
-                        return Err(
-                            self.err(t.start, format!("unknown function with name {word:?}"))
-                        );
-                    };
-                    if func.experimental && !self.opts.experimental_functions {
-                        return Err(self.err(t.start, format!("function {word:?} is not enabled")));
-                    }
-                    return self.call(func, t.start);
-                }
                 if matches!(
                     word.to_ascii_lowercase().as_str(),
                     "by" | "without"
@@ -775,8 +879,9 @@ impl<'a> Parser<'a> {
                 ) {
                     return Err(self.unexpected("expression"));
                 }
+                let word = word.clone();
                 self.bump();
-                self.selector(Some(word), t.start)
+                Ok((self.selector(Some(word), t.start)?, 1))
             }
             _ => Err(self.unexpected("expression")),
         }
@@ -910,7 +1015,7 @@ impl<'a> Parser<'a> {
         }))
     }
 
-    fn aggregation(&mut self, op: AggOp, start: usize) -> Result<Expr, ParseError> {
+    fn aggregation(&mut self, op: AggOp, start: usize) -> Result<(Expr, usize), ParseError> {
         self.bump();
         let mut grouping = Vec::new();
         let mut without = false;
@@ -923,8 +1028,11 @@ impl<'a> Parser<'a> {
         }
         let open = self.expect_op("(")?;
         let mut args = Vec::new();
+        let mut height = 0;
         while !self.is_op(")") {
-            args.push(self.expr(0)?);
+            let (arg, arg_height) = self.expr(0)?;
+            height = height.max(arg_height);
+            args.push(arg);
             if self.is_op(",") {
                 self.bump();
             } else if !self.is_op(")") {
@@ -938,16 +1046,39 @@ impl<'a> Parser<'a> {
             grouping = self.label_list()?;
             end = self.prev_end();
         }
+        let height = self.bounded_height(height + 1, start)?;
+        let agg = self.check_aggregation(
+            op,
+            args,
+            grouping,
+            without,
+            open.start,
+            PosRange { start, end },
+        )?;
+        Ok((agg, height))
+    }
+
+    /// Type-checks a parsed aggregation; `open` is where its argument list starts.
+    #[inline(never)]
+    fn check_aggregation(
+        &self,
+        op: AggOp,
+        mut args: Vec<Expr>,
+        grouping: Vec<String>,
+        without: bool,
+        open: usize,
+        pos: PosRange,
+    ) -> Result<Expr, ParseError> {
         let want = if op.param_type().is_some() { 2 } else { 1 };
         if args.len() != want {
             return Err(self.err(
-                open.start,
+                open,
                 format!("wrong number of arguments for aggregate expression provided, expected {want}, got {}", args.len()),
             ));
         }
         let expr = args
             .pop()
-            .ok_or_else(|| self.err(open.start, "missing aggregation argument"))?;
+            .ok_or_else(|| self.err(open, "missing aggregation argument"))?;
         let param = args.pop();
         let et = expr.value_type();
         if et != ValueType::Vector {
@@ -977,7 +1108,7 @@ impl<'a> Parser<'a> {
             param: param.map(Box::new),
             grouping,
             without,
-            pos: PosRange { start, end },
+            pos,
         })
     }
 
@@ -985,15 +1116,18 @@ impl<'a> Parser<'a> {
         &mut self,
         func: &'static functions::FunctionDef,
         start: usize,
-    ) -> Result<Expr, ParseError> {
+    ) -> Result<(Expr, usize), ParseError> {
         self.bump();
         self.expect_op("(")?;
         let mut args = Vec::new();
+        let mut height = 0;
         while !self.is_op(")") {
             self.allow_empty_selector = func.name == "info" && args.len() == 1;
             let arg = self.expr(0);
             self.allow_empty_selector = false;
-            args.push(arg?);
+            let (arg, arg_height) = arg?;
+            height = height.max(arg_height);
+            args.push(arg);
             if self.is_op(",") {
                 self.bump();
             } else if !self.is_op(")") {
@@ -1002,6 +1136,19 @@ impl<'a> Parser<'a> {
         }
         let end = self.bump().end;
         let pos = PosRange { start, end };
+        let height = self.bounded_height(height + 1, start)?;
+        Ok((self.check_call(func, args, pos)?, height))
+    }
+
+    /// Completes and type-checks a parsed function call.
+    #[inline(never)]
+    fn check_call(
+        &self,
+        func: &'static functions::FunctionDef,
+        mut args: Vec<Expr>,
+        pos: PosRange,
+    ) -> Result<Expr, ParseError> {
+        let start = pos.start;
         if func.name == "info" {
             // The info selector defaults to `target_info` when it names no metric.
             let default = || Matcher::equal("__name__", "target_info");

@@ -164,6 +164,22 @@ fn split_times(item: &str) -> Option<(&str, u64)> {
     }
 }
 
+/// The most values one series may expand to; `1x100000000000` would otherwise exhaust memory.
+const MAX_SERIES_VALUES: usize = 10_000_000;
+
+/// The number of values `<base>xN` stands for (`N + 1`), refused when it would make the
+/// series longer than [`MAX_SERIES_VALUES`].
+fn repeat_count(item: &str, n: u64, so_far: usize) -> Result<usize, ScriptError> {
+    n.checked_add(1)
+        .and_then(|c| usize::try_from(c).ok())
+        .filter(|c| so_far.saturating_add(*c) <= MAX_SERIES_VALUES)
+        .ok_or_else(|| {
+            ScriptError(format!(
+                "series value {item:?} repeats too often: a series holds at most {MAX_SERIES_VALUES} values"
+            ))
+        })
+}
+
 fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
     if item == "_" {
         out.push(SeqValue::Omitted);
@@ -184,15 +200,14 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
     let Some((base, n)) = split_times(item) else {
         return err(format!("invalid series value {item:?}"));
     };
+    let count = repeat_count(item, n, out.len())?;
     if base == "_" {
-        out.extend(std::iter::repeat_n(SeqValue::Omitted, n as usize));
+        // `_xN` is N omitted steps, one fewer than other repetitions.
+        out.extend(std::iter::repeat_n(SeqValue::Omitted, count - 1));
         return Ok(());
     }
     if base == "stale" {
-        out.extend(std::iter::repeat_n(
-            SeqValue::Float(STALE_NAN),
-            n as usize + 1,
-        ));
+        out.extend(std::iter::repeat_n(SeqValue::Float(STALE_NAN), count));
         return Ok(());
     }
     if base.starts_with("{{") {
@@ -201,16 +216,13 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
         let start = parse_histogram(&base[..end])?;
         let rest = &base[end..];
         if rest.is_empty() {
-            out.extend(std::iter::repeat_n(
-                SeqValue::Histogram(start),
-                n as usize + 1,
-            ));
+            out.extend(std::iter::repeat_n(SeqValue::Histogram(start), count));
             return Ok(());
         }
         let neg = rest.starts_with('-');
         let inc = parse_histogram(&rest[1..])?;
         let mut cur = start;
-        for _ in 0..=n {
+        for _ in 0..count {
             out.push(SeqValue::Histogram(cur.clone()));
             let (next, _) = histogram::add(&cur, &inc, neg)
                 .map_err(|e| ScriptError(format!("histogram series: {e}")))?;
@@ -221,7 +233,7 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
         return Ok(());
     }
     if let Some(v) = parse_number(base) {
-        out.extend(std::iter::repeat_n(SeqValue::Float(v), n as usize + 1));
+        out.extend(std::iter::repeat_n(SeqValue::Float(v), count));
         return Ok(());
     }
     // a+b or a-b: the operator is the first +/- after the first character that is not part of
@@ -242,7 +254,7 @@ fn expand_item(item: &str, out: &mut Vec<SeqValue>) -> Result<(), ScriptError> {
     };
     let d = if bytes[i] == b'-' { -d } else { d };
     let mut cur = a;
-    for _ in 0..=n {
+    for _ in 0..count {
         out.push(SeqValue::Float(cur));
         cur += d;
     }
@@ -368,6 +380,25 @@ mod tests {
             SeqValue::Histogram(h) => assert_eq!(h.count, 5.0),
             o => panic!("{o:?}"),
         }
+    }
+
+    #[test]
+    fn huge_repetition_counts_are_errors() {
+        for item in [
+            "_x18446744073709551615",
+            "1x18446744073709551615",
+            "stalex18446744073709551615",
+            "0+1x18446744073709551615",
+            "{{count:1}}x18446744073709551615",
+            "1x100000000000",
+        ] {
+            let e = parse_values(item).expect_err(item);
+            assert!(e.0.contains("repeats too often"), "{item}: {e:?}");
+        }
+        assert_eq!(
+            parse_values("_x9999999").map(|v| v.len()).ok(),
+            Some(9_999_999)
+        );
     }
 
     #[test]

@@ -110,25 +110,48 @@ fn collect_selectors(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
 
 /// Translates `e` into the tree view's JSON.
 pub fn ast_json(e: &Expr) -> Json {
+    // The recursion happens here, in a small stack frame; the bulky object building happens in
+    // `node_json`, which returns before the next level starts. Trees are up to
+    // `pharos_promql::parser::MAX_NESTING` deep and must fit a 2 MiB worker stack.
+    match e {
+        Expr::Paren(inner, _) | Expr::Neg(inner, _) => node_json(e, vec![ast_json(inner)]),
+        Expr::Binary { lhs, rhs, .. } => {
+            let lhs = ast_json(lhs);
+            let rhs = ast_json(rhs);
+            node_json(e, vec![lhs, rhs])
+        }
+        Expr::Aggregate { expr, param, .. } => {
+            let expr = ast_json(expr);
+            let param = param.as_ref().map_or(Json::Null, |p| ast_json(p));
+            node_json(e, vec![expr, param])
+        }
+        Expr::Call { args, .. } => node_json(e, args.iter().map(ast_json).collect()),
+        Expr::Subquery(sq) => node_json(e, vec![ast_json(&sq.expr)]),
+        Expr::Number(..) | Expr::Str(..) | Expr::Vector(_) | Expr::Matrix(_) => {
+            node_json(e, Vec::new())
+        }
+    }
+}
+
+/// The JSON of `e`, given the JSON of its subexpressions in query order.
+#[inline(never)]
+fn node_json(e: &Expr, children: Vec<Json>) -> Json {
+    let mut children = children.into_iter();
+    let mut child = || children.next().unwrap_or(Json::Null);
     match e {
         Expr::Number(v, _) => object(vec![
             ("type", json!("numberLiteral")),
             ("val", json!(number_text(*v))),
         ]),
         Expr::Str(s, _) => object(vec![("type", json!("stringLiteral")), ("val", json!(s))]),
-        Expr::Paren(inner, _) => object(vec![
-            ("type", json!("parenExpr")),
-            ("expr", ast_json(inner)),
-        ]),
-        Expr::Neg(inner, _) => object(vec![
+        Expr::Paren(..) => object(vec![("type", json!("parenExpr")), ("expr", child())]),
+        Expr::Neg(..) => object(vec![
             ("type", json!("unaryExpr")),
             ("op", json!("-")),
-            ("expr", ast_json(inner)),
+            ("expr", child()),
         ]),
         Expr::Binary {
             op,
-            lhs,
-            rhs,
             return_bool,
             matching,
             ..
@@ -151,28 +174,26 @@ pub fn ast_json(e: &Expr) -> Json {
             object(vec![
                 ("type", json!("binaryExpr")),
                 ("op", json!(op.as_str())),
-                ("lhs", ast_json(lhs)),
-                ("rhs", ast_json(rhs)),
+                ("lhs", child()),
+                ("rhs", child()),
                 ("matching", matching),
                 ("bool", json!(return_bool)),
             ])
         }
         Expr::Aggregate {
             op,
-            expr,
-            param,
             grouping,
             without,
             ..
         } => object(vec![
             ("type", json!("aggregation")),
             ("op", json!(op.as_str())),
-            ("expr", ast_json(expr)),
-            ("param", param.as_ref().map_or(Json::Null, |p| ast_json(p))),
+            ("expr", child()),
+            ("param", child()),
             ("grouping", json!(grouping)),
             ("without", json!(without)),
         ]),
-        Expr::Call { func, args, .. } => object(vec![
+        Expr::Call { func, .. } => object(vec![
             ("type", json!("call")),
             (
                 "func",
@@ -186,7 +207,7 @@ pub fn ast_json(e: &Expr) -> Json {
                     ("returnType", json!(func.ret.api_name())),
                 ]),
             ),
-            ("args", Json::Array(args.iter().map(ast_json).collect())),
+            ("args", Json::Array(children.collect())),
         ]),
         Expr::Vector(vs) => {
             let (timestamp, start_or_end) = at_fields(vs.at);
@@ -219,7 +240,7 @@ pub fn ast_json(e: &Expr) -> Json {
             let (timestamp, start_or_end) = at_fields(sq.at);
             object(vec![
                 ("type", json!("subquery")),
-                ("expr", ast_json(&sq.expr)),
+                ("expr", child()),
                 ("range", json!(sq.range)),
                 ("offset", json!(sq.offset)),
                 ("step", json!(sq.step.unwrap_or(0))),
@@ -281,5 +302,30 @@ mod tests {
         assert_eq!(sq["expr"]["expr"]["type"], "unaryExpr");
         let j = tree("x @ 100");
         assert_eq!(j["timestamp"], 100000);
+    }
+
+    #[test]
+    fn deepest_accepted_queries_fit_a_small_stack() {
+        let depth = pharos_promql::parser::MAX_NESTING - 1;
+        let queries = [
+            format!("{}x{}", "(".repeat(depth), ")".repeat(depth)),
+            format!("{}x{}", "sum by (a) (".repeat(depth), ")".repeat(depth)),
+            format!("{}x{}", "abs(".repeat(depth), ")".repeat(depth)),
+            vec!["x"; depth + 1].join(" + on(a) group_left "),
+        ];
+        // The size of a tokio worker's stack, where `/api/v1/parse_query` builds the tree.
+        let worker = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for q in &queries {
+                    let j = tree(q);
+                    let selectors =
+                        selectors(&pharos_promql::parse(q, Default::default()).expect("parses"));
+                    assert_eq!(selectors.len(), q.matches('x').count());
+                    assert!(j.to_string().len() > q.len());
+                }
+            })
+            .expect("spawn test thread");
+        assert!(worker.join().is_ok());
     }
 }
