@@ -11,7 +11,7 @@ use pharos_model::{
 };
 
 use crate::relabel::{self, RelabelConfig};
-use crate::scrape_cache::ScrapeCache;
+use crate::scrape_cache::{LabelStrings, ScrapeCache};
 use crate::scrape_error::ScrapeError;
 use crate::sink::{SinkSample, SinkValue};
 
@@ -301,13 +301,14 @@ fn ingest_protobuf(
 /// per `honor_labels`, then metric relabeling. `None` means relabeling dropped it.
 fn build_labels<'l>(
     settings: &IngestSettings<'_>,
+    strings: &mut LabelStrings,
     name: &str,
     labels: impl Iterator<Item = (&'l str, &'l str)>,
 ) -> Option<Labels> {
     let mut b = LabelsBuilder::new();
-    b.set(METRIC_NAME, name);
+    b.set(strings.get(METRIC_NAME), strings.get(name));
     for (n, v) in labels {
-        b.set(n, v);
+        b.set(strings.get(n), strings.get(v));
     }
     if settings.honor_labels {
         for l in settings.target_labels.iter() {
@@ -432,14 +433,19 @@ fn add_sample<'l>(
     };
     let iter = cache.iteration();
     cache.key_for(name, labels.clone());
-    let final_labels = match cache.get_current() {
+    // Where the sample will go in the batch, if it survives the sample limit.
+    let index = out.len();
+    let batch_index = u32::try_from(index).unwrap_or(u32::MAX);
+    // The series ref known for the series; 0 when none is known yet.
+    let (final_labels, known_ref) = match cache.get_current() {
         Some(entry) => {
             if !ScrapeCache::touch(entry, iter, explicit) {
                 // The same series twice in one body: Prometheus keeps the first sample.
                 return Ok(());
             }
+            entry.batch_index = batch_index;
             match &entry.labels {
-                Some(l) => l.clone(),
+                Some(l) => (l.clone(), entry.series_ref),
                 None => return Ok(()),
             }
         }
@@ -449,14 +455,14 @@ fn add_sample<'l>(
             // grow memory with label sets that are thrown away. Without metric relabeling
             // every series survives, so there is nothing to build.
             if settings.metric_relabel_configs.is_empty()
-                || build_labels(settings, name, labels).is_some()
+                || build_labels(settings, &mut LabelStrings::default(), name, labels).is_some()
             {
                 state.counts.post_relabel += 1;
             }
             return Ok(());
         }
         None => {
-            let built = build_labels(settings, name, labels);
+            let built = build_labels(settings, cache.label_strings(), name, labels);
             if let Some(l) = &built {
                 if l.metric_name().is_none() {
                     return Err(ScrapeError::Other(
@@ -465,11 +471,11 @@ fn add_sample<'l>(
                 }
                 check_label_limits(settings, l)?;
             }
-            cache.insert_current(built.clone(), explicit);
+            cache.insert_current(built.clone(), explicit).batch_index = batch_index;
             match built {
                 Some(l) => {
                     state.counts.series_added += 1;
-                    l
+                    (l, 0)
                 }
                 None => return Ok(()),
             }
@@ -480,6 +486,9 @@ fn add_sample<'l>(
         // Keep counting so the error can say how many samples there were.
         state.over_limit = true;
         return Ok(());
+    }
+    if known_ref != 0 {
+        cache.note_batch_ref(index, known_ref);
     }
     out.push(SinkSample {
         labels: final_labels,
@@ -523,6 +532,48 @@ mod tests {
             &mut out,
         )?;
         Ok((counts, out))
+    }
+
+    #[test]
+    fn series_refs_from_the_sink_come_back_as_hints() {
+        let target = Labels::from_pairs([("job", "j")]);
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        let body = "a 1\nb{x=\"1\"} 2\n";
+        let (_, out) = run(body, &s, &mut cache).unwrap();
+        // New series have no ref until the sink reports one.
+        let mut refs = cache.take_batch_refs(out.len() + 1);
+        assert_eq!(refs, vec![0, 0, 0]);
+        refs.copy_from_slice(&[7, 9, 11]);
+        cache.store_batch_refs(refs);
+        let (_, out) = run("b{x=\"1\"} 3\nc 4\na 5\n", &s, &mut cache).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(cache.take_batch_refs(out.len()), vec![9, 0, 7]);
+        // A failed scrape's hints are dropped with its samples.
+        cache.begin_iteration();
+        cache.note_batch_ref(0, 5);
+        cache.discard_batch_refs();
+        assert_eq!(cache.take_batch_refs(1), vec![0]);
+    }
+
+    #[test]
+    fn series_of_a_target_share_label_strings() {
+        let target = Labels::from_pairs([("job", "j")]);
+        let s = settings(&target, &[]);
+        let mut cache = ScrapeCache::new();
+        let (_, out) = run("m{le=\"1\"} 1\nm{le=\"2\"} 2\n", &s, &mut cache).unwrap();
+        let name = |i: usize, label: &str| {
+            out[i]
+                .labels
+                .iter()
+                .find(|l| &*l.name == label)
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .unwrap()
+        };
+        let (n0, v0) = name(0, METRIC_NAME);
+        let (n1, v1) = name(1, METRIC_NAME);
+        assert!(Arc::ptr_eq(&n0, &n1) && Arc::ptr_eq(&v0, &v1));
+        assert!(Arc::ptr_eq(&name(0, "le").0, &name(1, "le").0));
     }
 
     #[test]

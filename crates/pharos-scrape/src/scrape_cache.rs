@@ -4,9 +4,11 @@
 //! Exporters expose the same series on every scrape, so after the first scrape almost every
 //! line is a hash lookup on a reused key buffer; no label set is built, relabeled or allocated.
 //! The cache also remembers which series each scrape saw, which is what staleness markers are
-//! computed from.
+//! computed from. Each entry also carries the storage's series ref, so that in the steady
+//! state a sample goes from the raw line to its series without any further lookup.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use pharos_model::Labels;
 
@@ -21,6 +23,11 @@ pub(crate) struct CacheEntry {
     pub prev_iter: u64,
     /// The series carried its own timestamp last time it was seen.
     pub explicit_timestamp: bool,
+    /// The series ref the sink stored the series under last time; 0 while unknown.
+    pub series_ref: u64,
+    /// Where the series' sample sits in the batch of the scrape that last saw it, to pick up
+    /// the ref the sink resolves for it.
+    pub batch_index: u32,
 }
 
 /// Series seen by one target's scrapes.
@@ -37,6 +44,45 @@ pub struct ScrapeCache {
     metadata_changed: bool,
     /// Exemplars of the scrape in progress, handed to the sink with its samples.
     exemplars: Vec<crate::sink::SinkExemplar>,
+    /// Series ref hints of the scrape in progress, by position in the sample batch.
+    batch_refs: Vec<u64>,
+    /// One shared copy of each label name and value of the cached label sets.
+    strings: LabelStrings,
+}
+
+/// The label strings of one target's series, each kept once: a target repeats the same
+/// names (`le`, `mode`, metric names) over thousands of series, and every separately
+/// allocated copy would live as long as the series in the head.
+#[derive(Debug, Default)]
+pub(crate) struct LabelStrings {
+    strings: HashSet<Arc<str>>,
+    /// Size of `strings` after the last sweep; the next sweep waits until it doubled.
+    swept_at: usize,
+}
+
+/// Fewest strings worth sweeping for.
+const MIN_STRINGS_TO_SWEEP: usize = 1024;
+
+impl LabelStrings {
+    /// The shared copy of `s`.
+    pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    /// Forgets strings no label set uses any more, once the set has doubled since the last
+    /// sweep, so that churning label values do not grow it forever at a per-scrape cost.
+    fn sweep(&mut self) {
+        if self.strings.len() < MIN_STRINGS_TO_SWEEP.max(self.swept_at.saturating_mul(2)) {
+            return;
+        }
+        self.strings.retain(|s| Arc::strong_count(s) > 1);
+        self.swept_at = self.strings.len();
+    }
 }
 
 /// How many scrapes a series may be absent before its cache entry is forgotten. Keeping it a
@@ -53,6 +99,53 @@ impl ScrapeCache {
     pub fn begin_iteration(&mut self) {
         self.iter += 1;
         self.exemplars.clear();
+        self.batch_refs.clear();
+    }
+
+    /// Records the ref hint of the sample at `index` of the batch.
+    pub(crate) fn note_batch_ref(&mut self, index: usize, series_ref: u64) {
+        if self.batch_refs.len() <= index {
+            self.batch_refs.resize(index + 1, 0);
+        }
+        if let Some(slot) = self.batch_refs.get_mut(index) {
+            *slot = series_ref;
+        }
+    }
+
+    /// The ref hints of a batch of `len` samples (0 where none is known), to hand to the
+    /// sink; the sink overwrites them with the refs it stored under.
+    pub fn take_batch_refs(&mut self, len: usize) -> Vec<u64> {
+        // The hints stay here too, to notice the refs the sink changed.
+        self.batch_refs.resize(len, 0);
+        self.batch_refs.clone()
+    }
+
+    /// Keeps the refs the sink resolved for series that had none or whose ref changed (e.g.
+    /// the series was dropped from storage and created anew). Only scrapes with such series
+    /// (the first, and ones adding series) pay for the walk over the cache, and only when the
+    /// sink resolves refs at all.
+    pub fn store_batch_refs(&mut self, refs: Vec<u64>) {
+        let changed = refs
+            .iter()
+            .zip(&self.batch_refs)
+            .any(|(new, old)| *new != 0 && new != old);
+        if changed {
+            let iter = self.iter;
+            for e in self.entries.values_mut() {
+                if e.last_iter == iter && e.labels.is_some() {
+                    match refs.get(e.batch_index as usize) {
+                        Some(&r) if r != 0 => e.series_ref = r,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.batch_refs.clear();
+    }
+
+    /// Forgets the ref hints of the scrape in progress, when its samples are discarded.
+    pub(crate) fn discard_batch_refs(&mut self) {
+        self.batch_refs.clear();
     }
 
     /// The current iteration.
@@ -141,20 +234,34 @@ impl ScrapeCache {
         &self.key
     }
 
+    /// The shared label strings, for building label sets of new series.
+    pub(crate) fn label_strings(&mut self) -> &mut LabelStrings {
+        &mut self.strings
+    }
+
     /// Looks up the series whose key was last built by [`ScrapeCache::key_for`].
     pub(crate) fn get_current(&mut self) -> Option<&mut CacheEntry> {
         self.entries.get_mut(self.key.as_slice())
     }
 
-    /// Inserts an entry for the series whose key was last built.
-    pub(crate) fn insert_current(&mut self, labels: Option<Labels>, explicit_timestamp: bool) {
+    /// Inserts an entry for the series whose key was last built and returns it.
+    pub(crate) fn insert_current(
+        &mut self,
+        labels: Option<Labels>,
+        explicit_timestamp: bool,
+    ) -> &mut CacheEntry {
         let entry = CacheEntry {
             labels,
             last_iter: self.iter,
             prev_iter: 0,
             explicit_timestamp,
+            series_ref: 0,
+            batch_index: 0,
         };
-        self.entries.insert(self.key.as_slice().into(), entry);
+        self.entries
+            .entry(self.key.as_slice().into())
+            .insert_entry(entry)
+            .into_mut()
     }
 
     /// Marks an entry as seen in this iteration; false if it was already seen (a duplicate).
@@ -195,6 +302,7 @@ impl ScrapeCache {
         }
         self.entries
             .retain(|_, e| e.last_iter + FORGET_AFTER_ITERATIONS >= iter);
+        self.strings.sweep();
     }
 
     /// Labels of every series the last iteration saw, for staleness markers when the target

@@ -169,6 +169,7 @@ impl ScrapeLoop {
                 // A failed scrape stores nothing from the body, so every series of the previous
                 // scrape ends here, as in Prometheus.
                 self.batch.clear();
+                self.cache.discard_batch_refs();
                 self.cache.undo_iteration();
                 (IngestCounts::default(), Some(e))
             }
@@ -205,7 +206,12 @@ impl ScrapeLoop {
         } else {
             Vec::new()
         };
-        let error = match self.sink.append_scrape(&self.batch, &exemplars) {
+        let mut refs = self.cache.take_batch_refs(self.batch.len());
+        let stored = self
+            .sink
+            .append_scrape_with_refs(&self.batch, &exemplars, &mut refs);
+        self.cache.store_batch_refs(refs);
+        let error = match stored {
             Ok(()) => error,
             Err(e) => error.or(Some(ScrapeError::Storage(e.0))),
         };

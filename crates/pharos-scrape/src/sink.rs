@@ -60,6 +60,22 @@ pub trait ScrapeSink: Send + Sync + 'static {
         let _ = exemplars;
         self.append_batch(samples)
     }
+
+    /// Stores one scrape like [`ScrapeSink::append_scrape`], with a series ref hint per
+    /// sample: `refs[i]` is the ref `samples[i]` was stored under before (0 when unknown),
+    /// and the sink overwrites it with the ref it stores the sample under now. Scrape loops
+    /// keep these refs with their cached series so that a storage engine need not look the
+    /// series up by its labels on every scrape. A hint is only a hint: a sink must check it
+    /// still names the sample's series. Sinks without refs need not implement it.
+    fn append_scrape_with_refs(
+        &self,
+        samples: &[SinkSample],
+        exemplars: &[SinkExemplar],
+        refs: &mut [u64],
+    ) -> Result<(), SinkError> {
+        let _ = refs;
+        self.append_scrape(samples, exemplars)
+    }
 }
 
 /// Keeps every sample in memory, in arrival order.

@@ -1,83 +1,22 @@
 //! The bridge from scrape loops to storage: each scrape is one TSDB commit, so a scrape is
 //! stored whole or not at all.
+//!
+//! Scrape loops keep each series' ref in their scrape cache and pass it back as a hint, so
+//! the steady state finds every series without hashing or comparing label strings; the
+//! appender checks that a hinted ref still names the sample's label set and falls back to a
+//! lookup otherwise, so a stale hint is harmless.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
-use pharos_model::Labels;
 use pharos_scrape::{ScrapeSink, SinkError, SinkExemplar, SinkSample, SinkValue};
-use pharos_tsdb::series_ref_map::RefMap;
-use pharos_tsdb::{AppendError, Db, SeriesRef};
-
-/// Series refs of the label sets appended before, keyed by the address of the label set's
-/// shared allocation.
-///
-/// Scrape loops hand the same `Labels` allocation back on every scrape, so its address
-/// identifies the series without hashing or comparing any label string; finding the series
-/// by its labels was the largest cost of ingestion. A hint is only a hint: the appender
-/// checks that the ref still names this very label set and falls back to a lookup otherwise,
-/// so a stale entry (series truncated from the head, address reused) is harmless.
-struct RefHints {
-    /// Address to (ref, minute of last use).
-    refs: RefMap<(SeriesRef, u32)>,
-    started: Instant,
-    last_sweep: u32,
-}
-
-/// Entries unused for this many minutes are forgotten, so series that went away do not keep
-/// memory forever.
-const HINT_IDLE_MINUTES: u32 = 10;
-
-impl RefHints {
-    fn new() -> Self {
-        RefHints {
-            refs: RefMap::default(),
-            started: Instant::now(),
-            last_sweep: 0,
-        }
-    }
-
-    fn minute(&self) -> u32 {
-        u32::try_from(self.started.elapsed().as_secs() / 60).unwrap_or(u32::MAX)
-    }
-
-    fn key(labels: &Labels) -> u64 {
-        labels.as_slice().as_ptr() as usize as u64
-    }
-
-    /// The hinted ref of every sample (0 where none is known).
-    fn lookup(&self, samples: &[SinkSample], out: &mut Vec<SeriesRef>) {
-        out.clear();
-        out.extend(
-            samples
-                .iter()
-                .map(|s| self.refs.get(&Self::key(&s.labels)).map_or(0, |e| e.0)),
-        );
-    }
-
-    /// Records the refs the appender resolved, and now and then forgets idle entries.
-    fn store(&mut self, samples: &[SinkSample], refs: &[SeriesRef]) {
-        let now = self.minute();
-        for (s, r) in samples.iter().zip(refs) {
-            if *r != 0 {
-                self.refs.insert(Self::key(&s.labels), (*r, now));
-            }
-        }
-        if now > self.last_sweep {
-            self.last_sweep = now;
-            let oldest = now.saturating_sub(HINT_IDLE_MINUTES);
-            self.refs.retain(|_, e| e.1 >= oldest);
-        }
-    }
-}
+use pharos_tsdb::{AppendError, Db};
 
 /// Appends scraped samples to a [`Db`].
 pub struct TsdbSink {
     db: Arc<Db>,
     appended: AtomicU64,
     rejected: AtomicU64,
-    hints: Mutex<RefHints>,
 }
 
 impl TsdbSink {
@@ -87,7 +26,6 @@ impl TsdbSink {
             db,
             appended: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
-            hints: Mutex::new(RefHints::new()),
         }
     }
 
@@ -112,12 +50,25 @@ impl ScrapeSink for TsdbSink {
         samples: &[SinkSample],
         exemplars: &[SinkExemplar],
     ) -> Result<(), SinkError> {
-        let mut refs = Vec::with_capacity(samples.len());
-        if let Ok(h) = self.hints.lock() {
-            h.lookup(samples, &mut refs);
+        let mut refs = vec![0; samples.len()];
+        self.append_scrape_with_refs(samples, exemplars, &mut refs)
+    }
+
+    fn append_scrape_with_refs(
+        &self,
+        samples: &[SinkSample],
+        exemplars: &[SinkExemplar],
+        refs: &mut [u64],
+    ) -> Result<(), SinkError> {
+        if refs.len() != samples.len() {
+            return Err(SinkError(format!(
+                "{} series ref hints for {} samples",
+                refs.len(),
+                samples.len()
+            )));
         }
-        refs.resize(samples.len(), 0);
         let mut app = self.db.appender();
+        app.reserve(samples.len());
         let mut rejected = 0u64;
         for (s, hint) in samples.iter().zip(refs.iter_mut()) {
             let r = match &s.value {
@@ -146,9 +97,6 @@ impl ScrapeSink for TsdbSink {
             }
         }
         let stats = app.commit().map_err(|e| SinkError(e.to_string()))?;
-        if let Ok(mut h) = self.hints.lock() {
-            h.store(samples, &refs);
-        }
         self.appended.fetch_add(stats.samples, Ordering::Relaxed);
         self.rejected
             .fetch_add(rejected + stats.dropped, Ordering::Relaxed);
@@ -200,20 +148,27 @@ mod tests {
             t,
             value: SinkValue::Float(t as f64),
         };
-        sink.append_batch(&[sample(&a, 1000), sample(&b, 1000)])
+        let mut refs = vec![0, 0];
+        sink.append_scrape_with_refs(&[sample(&a, 1000), sample(&b, 1000)], &[], &mut refs)
             .unwrap();
-        // The same allocations again: served by the hints.
-        sink.append_batch(&[sample(&a, 2000), sample(&b, 2000)])
+        let (ra, rb) = (refs[0], refs[1]);
+        assert!(ra != 0 && rb != 0 && ra != rb);
+        // The refs handed back are hints for the next scrape.
+        sink.append_scrape_with_refs(&[sample(&a, 2000), sample(&b, 2000)], &[], &mut refs)
             .unwrap();
-        // Equal labels in a new allocation, and a hint pointing at the wrong series.
+        assert_eq!(refs, vec![ra, rb]);
+        // Equal labels in a new allocation, hinted with the other series' ref.
         let a2 = Labels::from_pairs([("__name__", "a"), ("job", "x")]);
-        if let Ok(mut h) = sink.hints.lock() {
-            let wrong = h.refs.get(&RefHints::key(&b)).map(|e| e.0).unwrap_or(0);
-            h.refs.insert(RefHints::key(&a2), (wrong, 0));
-        }
-        sink.append_batch(&[sample(&a2, 3000)]).unwrap();
+        let mut wrong = vec![rb];
+        sink.append_scrape_with_refs(&[sample(&a2, 3000)], &[], &mut wrong)
+            .unwrap();
+        assert_eq!(wrong, vec![ra]);
+        // A hint count that does not match the samples is refused, not guessed at.
+        assert!(sink
+            .append_scrape_with_refs(&[sample(&a, 4000)], &[], &mut [])
+            .is_err());
         assert_eq!(sink.appended(), 5);
-        let q = db.querier(0, 4000).unwrap();
+        let q = db.querier(0, 5000).unwrap();
         let count = |name: &str| {
             let m = pharos_model::Matcher::equal("__name__", name);
             let mut n = 0;

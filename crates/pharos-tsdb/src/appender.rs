@@ -71,6 +71,14 @@ impl<'a> Appender<'a> {
         }
     }
 
+    /// Makes room for `samples` more samples of as many series, so that a large batch (a
+    /// whole scrape) does not regrow its per-series tables again and again while it fills.
+    pub fn reserve(&mut self, samples: usize) {
+        self.samples.reserve(samples);
+        self.labels.reserve(samples);
+        self.pending_max.reserve(samples);
+    }
+
     /// Finds the series for `labels`, trusting `sref` when it still names the same series.
     fn resolve(&mut self, sref: SeriesRef, labels: &Labels) -> Result<SeriesRef, AppendError> {
         if sref != 0

@@ -1,6 +1,7 @@
 //! The write-ahead log: numbered segment files of checksummed records, plus checkpoints.
 //!
-//! Frame layout: `len: u32 BE | crc32(body): u32 BE | body` where `body` is a [`WalRecord`].
+//! Frame layout: `len: u32 BE | crc32(body): u32 BE | body` where `body` is a [`WalRecord`]
+//! (its payload snappy-compressed when that helps, flagged in its type byte).
 //! A commit is one `write` of all its frames, so a crash leaves at most one torn frame at the
 //! end of the newest segment; replay truncates it and keeps going. A checkpoint
 //! (`checkpoint.NNNNNNNN/`) holds the head's whole state as of the end of segment `N`, so replay
@@ -71,9 +72,10 @@ fn list(dir: &Path) -> io::Result<(Vec<u32>, Vec<u32>)> {
 fn frame(records: &[WalRecord]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut body = Vec::new();
+    let mut scratch = Vec::new();
     for r in records {
         body.clear();
-        r.encode(&mut body);
+        r.encode_compressed(&mut body, &mut scratch);
         out.extend_from_slice(&(body.len() as u32).to_be_bytes());
         out.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
         out.extend_from_slice(&body);

@@ -31,6 +31,15 @@ const DELETES: u8 = 4;
 const EXEMPLARS: u8 = 5;
 const METADATA: u8 = 6;
 
+/// Set in the type byte of a record whose payload is snappy-compressed (raw format), as
+/// Prometheus compresses its WAL by default. Records without it (all records of older
+/// segments) are read as they are.
+const COMPRESSED: u8 = 0x80;
+/// Payloads shorter than this are written as they are: compressing them saves next to nothing.
+const MIN_COMPRESSED_PAYLOAD: usize = 256;
+/// Largest decompressed payload accepted; a bigger claim can only come from corruption.
+const MAX_DECOMPRESSED_PAYLOAD: usize = 1 << 30;
+
 fn put_labels(b: &mut Vec<u8>, l: &Labels) {
     put_uvarint(b, l.len() as u64);
     for l in l {
@@ -120,8 +129,55 @@ impl WalRecord {
         }
     }
 
-    /// Parses a record (type byte and payload).
+    /// Appends the record like [`WalRecord::encode`], with the payload snappy-compressed
+    /// when that makes it smaller. `scratch` is a reusable buffer.
+    pub fn encode_compressed(&self, b: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        self.encode(scratch);
+        if let Some((&kind, payload)) = scratch.split_first() {
+            if payload.len() >= MIN_COMPRESSED_PAYLOAD {
+                let start = b.len();
+                b.push(kind | COMPRESSED);
+                b.resize(start + 1 + snap::raw::max_compress_len(payload.len()), 0);
+                let compressed = b
+                    .get_mut(start + 1..)
+                    .map(|out| snap::raw::Encoder::new().compress(payload, out));
+                match compressed {
+                    Some(Ok(n)) if n < payload.len() => {
+                        b.truncate(start + 1 + n);
+                        return;
+                    }
+                    _ => b.truncate(start),
+                }
+            }
+        }
+        b.extend_from_slice(scratch);
+    }
+
+    /// Parses a record (type byte and payload, compressed or not).
     pub fn decode(data: &[u8]) -> Result<WalRecord, DecodeError> {
+        match data.split_first() {
+            Some((&kind, payload)) if kind & COMPRESSED != 0 => {
+                let len = snap::raw::decompress_len(payload)
+                    .map_err(|e| DecodeError(format!("compressed record: {e}")))?;
+                if len > MAX_DECOMPRESSED_PAYLOAD {
+                    return Err(DecodeError(format!("compressed record claims {len} bytes")));
+                }
+                let mut plain = vec![0u8; len + 1];
+                if let Some((first, rest)) = plain.split_first_mut() {
+                    *first = kind & !COMPRESSED;
+                    snap::raw::Decoder::new()
+                        .decompress(payload, rest)
+                        .map_err(|e| DecodeError(format!("compressed record: {e}")))?;
+                }
+                Self::decode_plain(&plain)
+            }
+            _ => Self::decode_plain(data),
+        }
+    }
+
+    /// Parses an uncompressed record.
+    fn decode_plain(data: &[u8]) -> Result<WalRecord, DecodeError> {
         let mut r = ByteReader::new(data);
         let kind = r.u8()?;
         let n = r.len(r.remaining())?;
@@ -257,5 +313,41 @@ mod tests {
                 assert!(WalRecord::decode(&b[..cut]).is_err());
             }
         }
+    }
+
+    #[test]
+    fn large_records_are_compressed_and_read_back() {
+        let series: Vec<(SeriesRef, Labels)> = (1..200u64)
+            .map(|i| {
+                let v = i.to_string();
+                (
+                    i,
+                    Labels::from_pairs([("__name__", "node_cpu"), ("cpu", &v)]),
+                )
+            })
+            .collect();
+        let samples: Vec<(SeriesRef, i64, f64)> = (1..500u64).map(|i| (i, 1000, 1.0)).collect();
+        for rec in [WalRecord::Series(series), WalRecord::Samples(samples)] {
+            let mut plain = Vec::new();
+            rec.encode(&mut plain);
+            let mut packed = Vec::new();
+            rec.encode_compressed(&mut packed, &mut Vec::new());
+            assert!(packed.len() < plain.len());
+            assert_ne!(packed[0] & COMPRESSED, 0);
+            // Both forms decode: older segments hold uncompressed records only.
+            assert_eq!(WalRecord::decode(&packed).unwrap(), rec);
+            assert_eq!(WalRecord::decode(&plain).unwrap(), rec);
+            for cut in 1..packed.len() {
+                assert!(WalRecord::decode(&packed[..cut]).is_err());
+            }
+        }
+        // Small records stay as they are.
+        let small = WalRecord::Deletes(vec![(1, -5, 5)]);
+        let (mut plain, mut packed) = (Vec::new(), Vec::new());
+        small.encode(&mut plain);
+        small.encode_compressed(&mut packed, &mut Vec::new());
+        assert_eq!(plain, packed);
+        // A compressed flag on garbage is an error, not a panic or a huge allocation.
+        assert!(WalRecord::decode(&[SAMPLES | COMPRESSED, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err());
     }
 }
