@@ -6,18 +6,16 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use pharos_model::{ExpositionFormat, MetricFamily, MetricType};
 use tokio::sync::Semaphore;
 
-use crate::basic_auth::Credentials;
 use crate::exporter::Exporter;
-use crate::web_config::WebConfig;
+use pharos_web::WebConfig;
 
 /// Settings of the HTTP layer, from the `--web.*` flags.
 #[derive(Clone, Debug)]
@@ -130,8 +128,7 @@ pub fn router(exporter: Arc<Exporter>, options: &HttpOptions, web: &WebConfig) -
     if telemetry_path != "/" {
         app = app.route("/", get(landing_page));
     }
-    app.with_state(state)
-        .layer(axum::middleware::from_fn_with_state(web.clone(), web_layer))
+    pharos_web::web_layer::apply(app.with_state(state), web)
 }
 
 async fn landing_page(State(state): State<AppState>) -> Html<String> {
@@ -361,44 +358,6 @@ fn gzip_bytes(data: &[u8]) -> std::io::Result<Vec<u8>> {
     );
     enc.write_all(data)?;
     enc.finish()
-}
-
-/// Adds the configured security headers to every response and enforces basic auth.
-async fn web_layer(State(web): State<WebConfig>, request: Request, next: Next) -> Response {
-    let mut response = match &web.basic_auth {
-        None => next.run(request).await,
-        Some(auth) => {
-            let creds = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(Credentials::from_header);
-            let ok = match creds {
-                None => false,
-                Some(creds) => match auth.cached(&creds) {
-                    Some(verdict) => verdict,
-                    None => {
-                        let auth = Arc::clone(auth);
-                        tokio::task::spawn_blocking(move || auth.verify(&creds))
-                            .await
-                            .unwrap_or(false)
-                    }
-                },
-            };
-            if ok {
-                next.run(request).await
-            } else {
-                let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
-                r
-            }
-        }
-    };
-    for (name, value) in &web.headers {
-        response.headers_mut().insert(name.clone(), value.clone());
-    }
-    response
 }
 
 #[cfg(test)]

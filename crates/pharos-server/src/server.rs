@@ -58,6 +58,8 @@ pub struct ServerOptions {
     /// `--storage.remote.flush-deadline`: how long shutdown waits for remote write queues to
     /// send what they hold.
     pub remote_flush_deadline: Duration,
+    /// `--web.config.file`, loaded: TLS, basic auth and headers for every route.
+    pub web: pharos_web::WebConfig,
 }
 
 /// A loaded configuration and the text it came from (served by `/api/v1/status/config`).
@@ -392,16 +394,19 @@ impl PreparedServer {
         if let Err(e) = apply(&state, loaded).await {
             tracing::error!(error = %e, "some scrape pools could not start");
         }
-        let app = crate::routes::router(state.clone());
-        tracing::info!(address = %listener.local_addr()?, "listening");
+        // Basic auth guards every route, the UI and /metrics included, as in Prometheus.
+        let app = pharos_web::web_layer::apply(crate::routes::router(state.clone()), &opts.web);
+        let listener =
+            pharos_web::listener::BoundListener::from_listener(opts.listen.to_string(), listener);
         let (stop_http_tx, stop_http_rx) = oneshot::channel::<()>();
-        let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stop_http_rx.await;
-                })
-                .await
-        });
+        let http = tokio::spawn(pharos_web::listener::serve(
+            vec![listener],
+            app,
+            opts.web.tls.clone(),
+            async {
+                let _ = stop_http_rx.await;
+            },
+        ));
 
         let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut sigterm =
@@ -418,10 +423,11 @@ impl PreparedServer {
             }
         }
         let _ = stop_http_tx.send(());
-        match tokio::time::timeout(Duration::from_secs(10), http).await {
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
-            Err(_) => tracing::warn!("HTTP connections still open after 10s; closing"),
-            _ => {}
+        if tokio::time::timeout(Duration::from_secs(10), http)
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP connections still open after 10s; closing");
         }
         // Stop scraping first so the last staleness markers reach storage before it closes.
         let manager = std::mem::replace(

@@ -110,6 +110,11 @@ pub struct Args {
     #[arg(long = "web.enable-remote-write-receiver")]
     pub enable_remote_write_receiver: bool,
 
+    /// Path to a web configuration file (TLS, basic auth, headers) in the exporter-toolkit
+    /// format, as Prometheus's --web.config.file.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Path to the console template directory (accepted for compatibility; consoles are not
     /// served).
     #[arg(long = "web.console.templates", value_name = "DIR")]
@@ -315,6 +320,11 @@ impl Args {
                 &self.rules_alert_for_grace_period,
             )?,
         };
+        // A bad web config stops start-up, naming the problem, as in Prometheus.
+        let web = match &self.web_config_file {
+            Some(path) if !path.as_os_str().is_empty() => pharos_web::WebConfig::load(path)?,
+            _ => pharos_web::WebConfig::default(),
+        };
         Ok(ServerOptions {
             config_file: self.config_file.clone(),
             config_text: None,
@@ -338,12 +348,13 @@ impl Args {
             alertmanager_timeout,
             rule_alert_timings,
             remote_flush_deadline,
+            web,
         })
     }
 
     /// Every flag with its effective value, for `/api/v1/status/flags`.
     fn flag_map(&self) -> BTreeMap<String, String> {
-        let pairs: [(&str, String); 19] = [
+        let pairs: [(&str, String); 20] = [
             ("config.file", self.config_file.display().to_string()),
             ("storage.tsdb.path", self.storage_path.display().to_string()),
             ("storage.tsdb.retention.time", self.retention_time.clone()),
@@ -353,6 +364,13 @@ impl Args {
             (
                 "web.route-prefix",
                 self.route_prefix.clone().unwrap_or_default(),
+            ),
+            (
+                "web.config.file",
+                self.web_config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
             ),
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             ("web.enable-admin-api", self.enable_admin_api.to_string()),

@@ -2,8 +2,8 @@
 //! format of the Prometheus exporter toolkit so existing `web-config.yml` files work unchanged.
 //!
 //! Loading validates everything up front (unknown fields, bad hashes, unreadable certificates,
-//! options rustls cannot honour) so a mistake stops the exporter at start-up with a message
-//! naming the problem, instead of surfacing as a failed handshake at 3 a.m.
+//! options rustls cannot honour) so a mistake stops the exporter or server with a message
+//! naming the problem at start-up, instead of surfacing as a failed handshake at 3 a.m.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -63,6 +63,15 @@ pub struct BoundListener {
 }
 
 impl BoundListener {
+    /// Wraps a socket the caller bound itself (for components with their own address syntax
+    /// and bind errors); `requested` names it in log lines.
+    pub fn from_listener(requested: impl Into<String>, listener: TcpListener) -> Self {
+        BoundListener {
+            requested: requested.into(),
+            listener,
+        }
+    }
+
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
