@@ -394,6 +394,12 @@ impl PreparedServer {
         if let Err(e) = apply(&state, loaded).await {
             tracing::error!(error = %e, "some scrape pools could not start");
         }
+        // Signal handlers go in before the listener answers: once `/-/ready` says yes, a
+        // SIGTERM must mean a graceful stop, never the default of dying on the spot.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut sighup = signal(SignalKind::hangup())?;
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let mut sigint = signal(SignalKind::interrupt())?;
         // Basic auth guards every route, the UI and /metrics included, as in Prometheus.
         let app = pharos_web::web_layer::apply(crate::routes::router(state.clone()), &opts.web);
         let listener =
@@ -408,15 +414,12 @@ impl PreparedServer {
             },
         ));
 
-        let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = sigterm.recv() => { tracing::info!("received SIGTERM, exiting gracefully"); break }
-                _ = tokio::signal::ctrl_c() => { tracing::info!("received interrupt, exiting gracefully"); break }
+                _ = sigint.recv() => { tracing::info!("received interrupt, exiting gracefully"); break }
                 _ = quit_rx.recv() => { tracing::info!("quit requested over HTTP, exiting gracefully"); break }
                 _ = sighup.recv() => { let _ = reload(&state).await; }
                 Some(reply) = reload_rx.recv() => { let _ = reply.send(reload(&state).await); }
