@@ -1,9 +1,12 @@
-//! The native histogram message, identical in remote write 1.0 and 2.0: integer histograms
-//! carry bucket deltas, float histograms absolute counts; both become a
-//! [`FloatHistogram`].
+//! The native histogram message, identical in remote write 1.0 and 2.0 and in remote read:
+//! integer histograms carry bucket deltas, float histograms absolute counts; both become a
+//! [`FloatHistogram`]. Encoding always writes the float form.
 
 use pharos_model::protobuf::messages::decode_span;
-use pharos_model::protobuf::wire::{unzigzag, Reader, FIXED64, LEN, VARINT};
+use pharos_model::protobuf::wire::{
+    put_double, put_key, put_message, put_uint, put_varint, unzigzag, zigzag, Reader, FIXED64, LEN,
+    VARINT,
+};
 use pharos_model::{FloatHistogram, ParseError, Span};
 
 /// Decodes one `Histogram` message into its timestamp and float form.
@@ -106,6 +109,56 @@ fn check_spans(spans: &[Span], buckets: usize, side: &str) -> Result<(), String>
         ));
     }
     Ok(())
+}
+
+/// Encodes `h` at time `t` as a float `Histogram` message in field `field` (4 in 1.0's and remote
+/// read's `TimeSeries`, 3 in 2.0's); fields at their proto3 default are left out.
+pub(crate) fn put_histogram_field(out: &mut Vec<u8>, field: u32, t: i64, h: &FloatHistogram) {
+    put_message(out, field, |m| {
+        put_double(m, 2, h.count);
+        put_double(m, 3, h.sum);
+        if h.schema != 0 {
+            put_uint(m, 4, zigzag(i64::from(h.schema)));
+        }
+        put_double(m, 5, h.zero_threshold);
+        put_double(m, 7, h.zero_count);
+        put_spans(m, 8, &h.negative_spans);
+        put_packed_doubles(m, 10, &h.negative_buckets);
+        put_spans(m, 11, &h.positive_spans);
+        put_packed_doubles(m, 13, &h.positive_buckets);
+        if h.counter_reset_hint != 0 {
+            put_uint(m, 14, u64::from(h.counter_reset_hint));
+        }
+        if t != 0 {
+            // `int64`: the two's complement as a plain varint, not zigzag.
+            put_uint(m, 15, t as u64);
+        }
+        put_packed_doubles(m, 16, &h.custom_values);
+    });
+}
+
+fn put_spans(out: &mut Vec<u8>, field: u32, spans: &[Span]) {
+    for s in spans {
+        put_message(out, field, |m| {
+            if s.offset != 0 {
+                put_uint(m, 1, zigzag(i64::from(s.offset)));
+            }
+            if s.length != 0 {
+                put_uint(m, 2, u64::from(s.length));
+            }
+        });
+    }
+}
+
+fn put_packed_doubles(out: &mut Vec<u8>, field: u32, values: &[f64]) {
+    if values.is_empty() {
+        return;
+    }
+    put_key(out, field, LEN);
+    put_varint(out, (values.len() * 8) as u64);
+    for v in values {
+        out.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@
 //! 2 chunks}; Chunk{1 min_time_ms, 2 max_time_ms, 3 type, 4 data}.
 
 use pharos_model::protobuf::wire::{
-    put_bytes, put_double, put_key, put_message, put_uint, put_varint, zigzag, Reader, FIXED64,
-    LEN, VARINT,
+    put_bytes, put_key, put_message, put_uint, put_varint, Reader, FIXED64, LEN, VARINT,
 };
 use pharos_model::{FloatHistogram, Labels, MatchOp, Matcher, ParseError};
 
@@ -313,25 +312,6 @@ pub fn decode_read_response(body: &[u8]) -> Result<Vec<Vec<ReadSeries>>, DecodeE
     Ok(results)
 }
 
-fn decode_label<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), ParseError> {
-    let (mut name, mut value) = ("", "");
-    while !r.is_empty() {
-        let (field, wt) = r.key()?;
-        match field {
-            1 => {
-                r.expect(wt, LEN, "Label.name")?;
-                name = r.string()?;
-            }
-            2 => {
-                r.expect(wt, LEN, "Label.value")?;
-                value = r.string()?;
-            }
-            _ => r.skip(wt)?,
-        }
-    }
-    Ok((name, value))
-}
-
 fn labels_from_wire(pairs: Vec<(&str, &str)>) -> Result<Labels, DecodeError> {
     let mut names: Vec<&str> = pairs.iter().map(|p| p.0).collect();
     names.sort_unstable();
@@ -357,7 +337,7 @@ fn decode_read_series(mut r: Reader<'_>) -> Result<ReadSeries, DecodeError> {
         match field {
             1 => {
                 r.expect(wt, LEN, "TimeSeries.labels")?;
-                pairs.push(decode_label(r.sub()?)?);
+                pairs.push(crate::write_v1::decode_label(r.sub()?)?);
             }
             2 => {
                 r.expect(wt, LEN, "TimeSeries.samples")?;
@@ -405,7 +385,7 @@ pub fn decode_chunked_response(body: &[u8]) -> Result<ChunkedReadResponse, Decod
                     match f {
                         1 => {
                             s.expect(w, LEN, "ChunkedSeries.labels")?;
-                            pairs.push(decode_label(s.sub()?)?);
+                            pairs.push(crate::write_v1::decode_label(s.sub()?)?);
                         }
                         2 => {
                             s.expect(w, LEN, "ChunkedSeries.chunks")?;
@@ -544,52 +524,6 @@ pub fn labels_size(labels: &Labels) -> usize {
     out.len()
 }
 
-fn put_spans(out: &mut Vec<u8>, field: u32, spans: &[pharos_model::Span]) {
-    for s in spans {
-        put_message(out, field, |out| {
-            if s.offset != 0 {
-                put_uint(out, 1, zigzag(i64::from(s.offset)));
-            }
-            if s.length != 0 {
-                put_uint(out, 2, u64::from(s.length));
-            }
-        });
-    }
-}
-
-fn put_packed_doubles(out: &mut Vec<u8>, field: u32, values: &[f64]) {
-    if values.is_empty() {
-        return;
-    }
-    put_key(out, field, LEN);
-    put_varint(out, (values.len() * 8) as u64);
-    for v in values {
-        out.extend_from_slice(&v.to_bits().to_le_bytes());
-    }
-}
-
-/// Writes a float histogram as a `prometheus.Histogram` with float counts.
-fn put_histogram(out: &mut Vec<u8>, t: i64, h: &FloatHistogram) {
-    put_message(out, 4, |out| {
-        put_double(out, 2, h.count);
-        put_double(out, 3, h.sum);
-        if h.schema != 0 {
-            put_uint(out, 4, zigzag(i64::from(h.schema)));
-        }
-        put_double(out, 5, h.zero_threshold);
-        put_double(out, 7, h.zero_count);
-        put_spans(out, 8, &h.negative_spans);
-        put_packed_doubles(out, 10, &h.negative_buckets);
-        put_spans(out, 11, &h.positive_spans);
-        put_packed_doubles(out, 13, &h.positive_buckets);
-        if h.counter_reset_hint != 0 {
-            put_uint(out, 14, u64::from(h.counter_reset_hint));
-        }
-        put_int64(out, 15, t);
-        put_packed_doubles(out, 16, &h.custom_values);
-    });
-}
-
 /// Appends one `TimeSeries` (field 1 of `QueryResult`).
 pub fn put_read_series(out: &mut Vec<u8>, s: &ReadSeries) {
     put_message(out, 1, |out| {
@@ -606,7 +540,7 @@ pub fn put_read_series(out: &mut Vec<u8>, s: &ReadSeries) {
         }
         for (t, v) in &s.samples {
             if let ReadValue::Histogram(h) = v {
-                put_histogram(out, *t, h);
+                crate::histogram_message::put_histogram_field(out, 4, *t, h);
             }
         }
     });

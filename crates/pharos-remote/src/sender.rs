@@ -9,9 +9,11 @@ use std::time::Duration;
 use pharos_http::reqwest::{self, header, Method, StatusCode};
 use pharos_http::HttpClient;
 use pharos_model::protobuf::wire::{
-    put_bytes, put_double, put_key, put_message, put_uint, put_varint, zigzag, FIXED64, LEN,
+    put_bytes, put_double, put_key, put_message, put_uint, put_varint, FIXED64,
 };
-use pharos_model::{FloatHistogram, Labels, MetricType, Span};
+use pharos_model::{FloatHistogram, Labels, MetricType};
+
+use crate::histogram_message::put_histogram_field;
 use pharos_tsdb::exemplar::Metadata;
 
 /// Most bytes of an error response kept for the log.
@@ -50,55 +52,6 @@ fn put_label(out: &mut Vec<u8>, name: &str, value: &str) {
     put_message(out, 1, |m| {
         put_bytes(m, 1, name.as_bytes());
         put_bytes(m, 2, value.as_bytes());
-    });
-}
-
-fn put_sint(out: &mut Vec<u8>, field: u32, v: i64) {
-    put_uint(out, field, zigzag(v));
-}
-
-fn put_spans(out: &mut Vec<u8>, field: u32, spans: &[Span]) {
-    for s in spans {
-        put_message(out, field, |m| {
-            put_sint(m, 1, i64::from(s.offset));
-            put_uint(m, 2, u64::from(s.length));
-        });
-    }
-}
-
-fn put_packed_doubles(out: &mut Vec<u8>, field: u32, values: &[f64]) {
-    if values.is_empty() {
-        return;
-    }
-    put_key(out, field, LEN);
-    put_varint(out, (values.len() * 8) as u64);
-    for v in values {
-        out.extend_from_slice(&v.to_bits().to_le_bytes());
-    }
-}
-
-/// Encodes a float histogram as the `Histogram` message (float counts, absolute buckets).
-fn put_histogram(out: &mut Vec<u8>, t: i64, h: &FloatHistogram) {
-    put_histogram_field(out, 4, t, h);
-}
-
-/// Encodes the `Histogram` message as field `field` (4 in 1.0's series, 3 in 2.0's).
-fn put_histogram_field(out: &mut Vec<u8>, field: u32, t: i64, h: &FloatHistogram) {
-    put_message(out, field, |m| {
-        put_double(m, 2, h.count);
-        put_double(m, 3, h.sum);
-        put_sint(m, 4, i64::from(h.schema));
-        put_double(m, 5, h.zero_threshold);
-        put_double(m, 7, h.zero_count);
-        put_spans(m, 8, &h.negative_spans);
-        put_packed_doubles(m, 10, &h.negative_buckets);
-        put_spans(m, 11, &h.positive_spans);
-        put_packed_doubles(m, 13, &h.positive_buckets);
-        if h.counter_reset_hint != 0 {
-            put_uint(m, 14, u64::from(h.counter_reset_hint));
-        }
-        put_uint(m, 15, t as u64);
-        put_packed_doubles(m, 16, &h.custom_values);
     });
 }
 
@@ -150,7 +103,7 @@ pub fn encode_write_request(
             }
             for (t, v) in &s.samples {
                 if let SampleValue::Histogram(h) = v {
-                    put_histogram(m, *t, h);
+                    put_histogram_field(m, 4, *t, h);
                 }
             }
         });
@@ -441,6 +394,7 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pharos_model::Span;
 
     #[test]
     fn requests_decode_back_with_the_receiver() {

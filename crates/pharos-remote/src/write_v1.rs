@@ -88,7 +88,8 @@ fn decode_series<'a>(
     Ok(s)
 }
 
-fn decode_label<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), ParseError> {
+/// Decodes a `Label` message (the same in remote write 1.0 and remote read).
+pub(crate) fn decode_label<'a>(mut r: Reader<'a>) -> Result<(&'a str, &'a str), ParseError> {
     let (mut name, mut value) = ("", "");
     while !r.is_empty() {
         let (field, wt) = r.key()?;
