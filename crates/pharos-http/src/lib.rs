@@ -10,6 +10,7 @@
 pub mod client;
 pub mod config;
 pub mod duration;
+mod embedded_fields;
 pub mod error;
 mod oauth2;
 mod tls;

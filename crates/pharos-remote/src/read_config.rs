@@ -1,11 +1,10 @@
 //! One `remote_read` entry of `prometheus.yml`, with Prometheus's defaults and checks.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pharos_http::{
-    Authorization, BasicAuth, HttpClientConfig, OAuth2, PromDuration, Secret, TlsConfig,
-};
+use pharos_http::with_http_client_fields;
+use pharos_http::{HttpClientConfig, PromDuration};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// Headers a remote read config may not set, because the protocol owns them.
@@ -56,8 +55,8 @@ fn default_true() -> bool {
     true
 }
 
-/// The mapping as written. The HTTP client fields are spelled out because serde's `flatten`
-/// cannot be combined with `deny_unknown_fields`.
+with_http_client_fields! {
+/// The mapping as written, with the HTTP client fields embedded as Prometheus writes them.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRemoteReadConfig {
@@ -75,34 +74,13 @@ struct RawRemoteReadConfig {
     required_matchers: BTreeMap<String, String>,
     #[serde(default = "default_true")]
     filter_external_labels: bool,
-    #[serde(default)]
-    basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    authorization: Option<Authorization>,
-    #[serde(default)]
-    oauth2: Option<OAuth2>,
-    #[serde(default)]
-    bearer_token: Secret,
-    #[serde(default)]
-    bearer_token_file: Option<PathBuf>,
-    #[serde(default)]
-    tls_config: TlsConfig,
-    #[serde(default)]
-    proxy_url: Option<String>,
-    #[serde(default)]
-    no_proxy: Option<String>,
-    #[serde(default)]
-    proxy_from_environment: bool,
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    #[serde(default)]
-    enable_http2: Option<bool>,
+}
 }
 
 impl TryFrom<RawRemoteReadConfig> for RemoteReadConfig {
     type Error = String;
 
-    fn try_from(raw: RawRemoteReadConfig) -> Result<Self, String> {
+    fn try_from(mut raw: RawRemoteReadConfig) -> Result<Self, String> {
         if raw.url.is_empty() {
             return Err("url for remote_read is empty".into());
         }
@@ -122,19 +100,7 @@ impl TryFrom<RawRemoteReadConfig> for RemoteReadConfig {
                 ));
             }
         }
-        let mut http_client = HttpClientConfig {
-            basic_auth: raw.basic_auth,
-            authorization: raw.authorization,
-            oauth2: raw.oauth2,
-            bearer_token: raw.bearer_token,
-            bearer_token_file: raw.bearer_token_file,
-            tls_config: raw.tls_config,
-            proxy_url: raw.proxy_url,
-            no_proxy: raw.no_proxy,
-            proxy_from_environment: raw.proxy_from_environment,
-            follow_redirects: raw.follow_redirects.unwrap_or(true),
-            enable_http2: raw.enable_http2.unwrap_or(true),
-        };
+        let mut http_client = raw.take_http_client();
         http_client.validate().map_err(|e| e.to_string())?;
         Ok(RemoteReadConfig {
             url: raw.url,

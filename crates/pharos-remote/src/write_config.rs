@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use pharos_http::with_http_client_fields;
 use pharos_http::{HttpClientConfig, PromDuration, Secret};
 use pharos_scrape::relabel::RelabelConfig;
 use serde::{Deserialize, Serialize, Serializer};
@@ -145,6 +146,7 @@ fn default_remote_timeout() -> PromDuration {
     PromDuration::from_secs(30)
 }
 
+with_http_client_fields! {
 /// The entry as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,28 +179,7 @@ struct RawRemoteWrite {
     queue_config: QueueConfig,
     #[serde(default)]
     metadata_config: MetadataConfig,
-    #[serde(default)]
-    basic_auth: Option<pharos_http::BasicAuth>,
-    #[serde(default)]
-    authorization: Option<pharos_http::Authorization>,
-    #[serde(default)]
-    oauth2: Option<pharos_http::OAuth2>,
-    #[serde(default)]
-    bearer_token: Secret,
-    #[serde(default)]
-    bearer_token_file: Option<PathBuf>,
-    #[serde(default)]
-    tls_config: pharos_http::TlsConfig,
-    #[serde(default)]
-    proxy_url: Option<String>,
-    #[serde(default)]
-    no_proxy: Option<String>,
-    #[serde(default)]
-    proxy_from_environment: bool,
-    #[serde(default)]
-    follow_redirects: Option<bool>,
-    #[serde(default)]
-    enable_http2: Option<bool>,
+}
 }
 
 /// Headers Prometheus sets itself and refuses in `headers`.
@@ -221,7 +202,7 @@ impl<'de> Deserialize<'de> for RemoteWriteConfig {
 impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
     type Error = WriteConfigError;
 
-    fn try_from(raw: RawRemoteWrite) -> Result<Self, WriteConfigError> {
+    fn try_from(mut raw: RawRemoteWrite) -> Result<Self, WriteConfigError> {
         let invalid = |m: String| Err(WriteConfigError::Invalid(m));
         if raw.sigv4.is_some() {
             return Err(WriteConfigError::Unsupported { setting: "sigv4" });
@@ -278,19 +259,7 @@ impl TryFrom<RawRemoteWrite> for RemoteWriteConfig {
             return invalid("metadata_config: max_samples_per_send must be positive".into());
         }
         let _ = raw.round_robin_dns;
-        let mut http_client = HttpClientConfig {
-            basic_auth: raw.basic_auth,
-            authorization: raw.authorization,
-            oauth2: raw.oauth2,
-            bearer_token: raw.bearer_token,
-            bearer_token_file: raw.bearer_token_file,
-            tls_config: raw.tls_config,
-            proxy_url: raw.proxy_url,
-            no_proxy: raw.no_proxy,
-            proxy_from_environment: raw.proxy_from_environment,
-            follow_redirects: raw.follow_redirects.unwrap_or(true),
-            enable_http2: raw.enable_http2.unwrap_or(true),
-        };
+        let mut http_client = raw.take_http_client();
         http_client
             .validate()
             .map_err(|e| WriteConfigError::Invalid(format!("remote_write {}: {e}", raw.url)))?;

@@ -16,9 +16,9 @@ use crate::discovery::dns::DnsSdConfig;
 use crate::discovery::file::FileSdConfig;
 use crate::discovery::http::HttpSdConfig;
 use crate::discovery::static_sd::StaticConfig;
-use crate::http_fields::with_http_client_fields;
 use crate::relabel::RelabelConfig;
 use crate::unsupported_sd::{self, UnsupportedSd};
+use pharos_http::with_http_client_fields;
 
 /// Why a scrape config is unusable; messages match Prometheus's where it has one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

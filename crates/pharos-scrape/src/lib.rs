@@ -9,7 +9,6 @@
 pub mod byte_size;
 pub mod config;
 pub mod discovery;
-mod http_fields;
 pub mod ingest;
 pub mod label_name;
 pub mod manager;

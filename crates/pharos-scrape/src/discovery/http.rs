@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{DiscoveryUpdate, TargetGroup, TargetGroupSpec};
-use crate::http_fields::with_http_client_fields;
+use pharos_http::with_http_client_fields;
 
 /// The label that names the URL a target came from.
 pub const META_URL: &str = "__meta_url";

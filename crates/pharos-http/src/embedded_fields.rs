@@ -1,14 +1,15 @@
 //! Embedding the HTTP client fields in another configuration mapping.
 //!
-//! Prometheus writes `basic_auth`, `tls_config` and friends directly inside a scrape config or
-//! an `http_sd_configs` entry. serde's `flatten` cannot be combined with `deny_unknown_fields`
+//! Prometheus writes `basic_auth`, `tls_config` and friends directly inside a scrape config, an
+//! `http_sd_configs` entry, or a `remote_write`/`remote_read` entry. serde's `flatten` cannot be combined with `deny_unknown_fields`
 //! (and loses error positions), so the structs that embed these fields are declared through
 //! this macro, which spells the fields out and converts them back to an [`HttpClientConfig`].
 //!
-//! [`HttpClientConfig`]: pharos_http::HttpClientConfig
+//! [`HttpClientConfig`]: $crate::HttpClientConfig
 
 /// Declares `$name` with the given fields plus every `HttpClientConfig` field, and a
 /// `take_http_client` method that moves the latter out as an `HttpClientConfig`.
+#[macro_export]
 macro_rules! with_http_client_fields {
     (
         $(#[$meta:meta])*
@@ -18,17 +19,17 @@ macro_rules! with_http_client_fields {
         $vis struct $name {
             $($body)*
             #[serde(default)]
-            basic_auth: Option<pharos_http::BasicAuth>,
+            basic_auth: Option<$crate::BasicAuth>,
             #[serde(default)]
-            authorization: Option<pharos_http::Authorization>,
+            authorization: Option<$crate::Authorization>,
             #[serde(default)]
-            oauth2: Option<pharos_http::OAuth2>,
+            oauth2: Option<$crate::OAuth2>,
             #[serde(default)]
-            bearer_token: pharos_http::Secret,
+            bearer_token: $crate::Secret,
             #[serde(default)]
             bearer_token_file: Option<std::path::PathBuf>,
             #[serde(default)]
-            tls_config: pharos_http::TlsConfig,
+            tls_config: $crate::TlsConfig,
             #[serde(default)]
             proxy_url: Option<String>,
             #[serde(default)]
@@ -43,8 +44,8 @@ macro_rules! with_http_client_fields {
 
         impl $name {
             /// Moves the embedded HTTP client fields out, applying Prometheus's defaults.
-            fn take_http_client(&mut self) -> pharos_http::HttpClientConfig {
-                pharos_http::HttpClientConfig {
+            fn take_http_client(&mut self) -> $crate::HttpClientConfig {
+                $crate::HttpClientConfig {
                     basic_auth: self.basic_auth.take(),
                     authorization: self.authorization.take(),
                     oauth2: self.oauth2.take(),
@@ -61,5 +62,3 @@ macro_rules! with_http_client_fields {
         }
     };
 }
-
-pub(crate) use with_http_client_fields;
